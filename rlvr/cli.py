@@ -1,0 +1,103 @@
+"""`rlvr` command line: `rlvr train ...`, `rlvr eval ...`, `rlvr make-tiny ...`; Hydra does the config.
+
+    rlvr train experiment=tiny algo.adv_scale=none      # compose recipes/, override anything
+    rlvr train --cfg job                                # print the composed config
+    rlvr train --help                                   # config groups and options
+
+User mistakes (bad paths, malformed data, invalid values) end with one `error: ...` line and exit code 2;
+Hydra reports unknown keys itself (exit code 1). Bugs keep their traceback.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+USAGE = """usage: rlvr <command> [hydra overrides...]
+
+commands:
+  train      run GRPO training (default recipe: experiment=tiny, the CPU demo)
+  eval       evaluate a model on a held-out set (pass@1, pass@k, maj@k)
+  make-tiny  build the tiny arithmetic base model used by the demo
+
+`rlvr <command> --help` shows the config groups; `--cfg job` prints the composed config."""
+
+
+def recipes_dir() -> Path:
+    """The config tree: `recipes/` in a source checkout, `rlvr/recipes` in an installed wheel."""
+    spec = importlib.util.find_spec("rlvr.recipes")
+    if spec and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parent.parent / "recipes"
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from rewards.registry import RewardConfigError
+    from rlvr.errors import RlvrError
+
+    return (RlvrError, RewardConfigError)
+
+
+def run_hydra(config_name: str, task: Callable, argv: list[str]) -> None:
+    """Run `task(cfg)` under Hydra with `argv` as overrides; user errors become one line and exit 2."""
+    import hydra
+    from omegaconf import DictConfig
+
+    from rlvr.config import register_configs
+
+    register_configs()
+    errors = _user_errors()
+
+    @hydra.main(version_base=None, config_path=str(recipes_dir()), config_name=config_name)
+    def _main(cfg: DictConfig) -> None:
+        try:
+            task(cfg)
+        except errors as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+    sys.argv = [f"rlvr {config_name}", *argv]
+    _main()
+
+
+def train_task(cfg) -> None:
+    from rlvr.config import to_config
+    from rlvr.loop import train
+
+    train(to_config(cfg))
+
+
+def eval_task(cfg) -> None:
+    from rlvr.config import to_config
+    from rlvr.loop import evaluate_only
+
+    evaluate_only(to_config(cfg))
+
+
+def make_tiny(argv: list[str]) -> None:
+    from rlvr.tiny.pretrain import main as make_tiny_main
+
+    make_tiny_main(argv)
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        sys.exit(0 if argv else 2)
+    command, rest = argv[0], argv[1:]
+    if command == "train":
+        run_hydra("train", train_task, rest)
+    elif command == "eval":
+        run_hydra("eval", eval_task, rest)
+    elif command == "make-tiny":
+        make_tiny(rest)
+    else:
+        print(f"error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""Config schemas: dataclasses registered in Hydra's ConfigStore, so a mistyped key or value fails loudly.
+
+Every field says what it means, its default, and where the idea comes from. `rlvr train --cfg job` prints the
+composed config; `recipes/` holds the YAML that fills these in.
+
+Validation that types alone cannot express (ranges, combinations) lives in `__post_init__`, which runs when
+the composed config is turned into these objects (`to_config`), before anything heavy starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from rlvr.errors import ConfigError
+
+
+class AdvScale(StrEnum):
+    group_std = "group_std"  # GRPO: divide by the group's std
+    batch_std = "batch_std"  # divide by the std of the whole batch (TRL scale_rewards="batch")
+    none = "none"  # Dr. GRPO: no std normalisation
+
+
+class MultiReward(StrEnum):
+    sum_then_normalize = "sum_then_normalize"  # GRPO: weighted sum of rewards, then normalise
+    gdpo = "gdpo"  # GDPO: normalise each reward in its group, sum, then batch-normalise
+
+
+class LossAgg(StrEnum):
+    token_mean = "token_mean"  # DAPO token-level loss
+    seq_mean_token_mean = "seq_mean_token_mean"  # GRPO: mean over tokens, then over sequences
+    seq_mean_token_sum_norm = "seq_mean_token_sum_norm"  # Dr. GRPO: token sum / max_tokens, mean over seqs
+    seq_mean_token_sum = "seq_mean_token_sum"  # the book's ch. 6: summed sequence log-prob, mean over seqs
+
+
+class KLEstimator(StrEnum):
+    k1 = "k1"
+    k3 = "k3"
+
+
+class ZeroVariance(StrEnum):
+    keep = "keep"
+    skip = "skip"  # drop groups whose rewards are all equal
+    resample = "resample"  # DAPO dynamic sampling: replace them with fresh prompts
+
+
+class Overlong(StrEnum):
+    none = "none"
+    mask = "mask"  # truncated rollouts carry no loss (DAPO overlong filtering)
+    soft_penalty = "soft_penalty"  # DAPO soft overlong punishment added to the reward
+
+
+@dataclass
+class LoraConfig:
+    rank: int = 0  #: LoRA rank; 0 trains all weights (peft's LoraConfig.r)
+    alpha: int = 32  #: LoRA scaling alpha
+    dropout: float = 0.0
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+
+
+@dataclass
+class ModelConfig:
+    path: str = MISSING  #: hub name or local `save_pretrained` directory
+    tokenizer: str | None = None  #: defaults to `path`
+    from_config: bool = False  #: random init with `path`'s architecture (no weights needed; CI smoke runs)
+    dtype: str = "float32"  #: float32 | bfloat16 | float16: dtype of the weights the engine samples with
+    master_dtype: str = "float32"  #: dtype of the trained weights and optimizer state (fp32 master weights)
+    device: str = "auto"  #: auto (cuda if available, else cpu) | cpu | cuda | cuda:N
+    attn_implementation: str | None = None  #: e.g. sdpa, eager, flash_attention_2; None = transformers' choice
+    gradient_checkpointing: bool = False
+    lora: LoraConfig = field(default_factory=LoraConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("dtype", "master_dtype"):
+            if getattr(self, name) not in ("float32", "bfloat16", "float16"):
+                raise ConfigError(f"model.{name} must be float32, bfloat16 or float16, got {getattr(self, name)!r}")
+
+
+@dataclass
+class DataConfig:
+    path: str = MISSING  #: local .json/.jsonl/.parquet file, or a hub dataset name
+    split: str = "train"  #: split of a hub dataset
+    problem_key: str = "problem"  #: row field holding the question
+    answer_key: str | None = "answer"  #: row field with the gold answer (None when rewards use tests)
+    tests_key: str | None = None  #: row field with unit tests (code tasks)
+    id_key: str | None = None  #: row field with a stable id; default: the row index
+    template: str = "book"  #: book | chat | raw | a format string with {problem}
+    system_prompt: str | None = None  #: system message for template=chat
+    shuffle: bool = True  #: shuffle once per epoch with the run seed (False: file order, as the book)
+    limit: int | None = None  #: use only the first N rows
+
+
+@dataclass
+class EvalConfig:
+    data: DataConfig | None = None  #: held-out problems; None disables evaluation
+    every: int = 0  #: evaluate every N steps during training; 0 = only before/after
+    before_training: bool = True
+    after_training: bool = True
+    max_tokens: int = 512  #: generation cap at eval (the book uses 2048 on MATH-500)
+    temperature: float = 0.0  #: 0 = greedy (pass@1)
+    top_p: float = 1.0
+    n: int = 1  #: samples per problem (pass@k / maj@k need n >= k)
+    batch_size: int = 64  #: prompts per generation call
+    fallback_last_number: bool = False  #: grade the last number when there is no \\boxed{} (lenient eval)
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ConfigError(f"eval.max_tokens must be >= 1, got {self.max_tokens}")
+
+
+@dataclass
+class RolloutConfig:
+    backend: str = "hf"  #: hf (transformers, runs anywhere) | vllm
+    mode: str = "colocate"  #: colocate (engine in the learner process) | actor (its own process)
+    group_size: int = 8  #: rollouts per prompt (GRPO's G)
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0  #: 0 = off
+    max_tokens: int = 256  #: new tokens per completion
+    stop: list[str] = field(default_factory=list)  #: extra stop strings (EOS always stops)
+    batch_size: int = 64  #: sequences per generation call (hf)
+    sync_every: int = 1  #: push learner weights to the engine every N optimizer steps
+    gpu_memory_utilization: float = 0.5  #: vllm
+    max_model_len: int | None = None  #: vllm; default prompt + max_tokens of the longest prompt
+    sleep: bool = True  #: vllm colocate on GPU: free the KV cache while the learner steps
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ConfigError(f"rollout.max_tokens must be >= 1, got {self.max_tokens}")
+        if self.group_size < 2:
+            raise ConfigError(f"rollout.group_size must be >= 2 for group-relative advantages, got {self.group_size}")
+        if self.backend not in ("hf", "vllm"):
+            raise ConfigError(f"rollout.backend must be hf or vllm, got {self.backend!r}")
+        if self.mode not in ("colocate", "actor"):
+            raise ConfigError(f"rollout.mode must be colocate or actor, got {self.mode!r}")
+        if not 0.0 < self.top_p <= 1.0 or self.temperature < 0.0:
+            raise ConfigError("rollout.top_p must be in (0, 1] and rollout.temperature >= 0")
+
+
+@dataclass
+class AlgoConfig:
+    name: str = "grpo"  #: label for logs
+    adv_scale: AdvScale = AdvScale.group_std  #: group_std (GRPO) | batch_std | none (Dr. GRPO)
+    multi_reward: MultiReward = MultiReward.sum_then_normalize  #: or gdpo (GDPO)
+    eps: float = 1e-6  #: added to every std
+    loss_agg: LossAgg = LossAgg.token_mean  #: token_mean (DAPO) | seq_mean_token_mean | ..._sum_norm | ..._sum
+    clip_low: float = 0.2  #: PPO ratio clip below 1
+    clip_high: float = 0.2  #: PPO ratio clip above 1; 0.28 is DAPO's clip-higher
+    kl_beta: float = 0.0  #: KL penalty weight; 0 loads no reference model (DAPO, Dr. GRPO, the book)
+    kl_estimator: KLEstimator = KLEstimator.k3
+    zero_variance: ZeroVariance = ZeroVariance.keep  #: keep | skip | resample (DAPO dynamic sampling)
+    max_resample_rounds: int = 3  #: resample: extra generation rounds per step before training on what we have
+    overlong: Overlong = Overlong.none  #: none | mask | soft_penalty (DAPO)
+    overlong_buffer: int = 0  #: soft_penalty: tokens before max_tokens where the penalty ramps in
+    num_iterations: int = 1  #: optimizer passes over each batch (>1 makes the clip matter)
+    tis_cap: float = 0.0  #: truncated importance sampling cap against engine log-probs; 0 = off
+
+    def __post_init__(self) -> None:
+        if self.clip_low < 0 or self.clip_high < 0 or self.kl_beta < 0:
+            raise ConfigError("algo.clip_low, algo.clip_high and algo.kl_beta must be >= 0")
+        if self.num_iterations < 1:
+            raise ConfigError(f"algo.num_iterations must be >= 1, got {self.num_iterations}")
+        if self.overlong == Overlong.soft_penalty and self.overlong_buffer < 1:
+            raise ConfigError("algo.overlong=soft_penalty needs algo.overlong_buffer >= 1 (tokens)")
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-6
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    grad_clip: float = 1.0  #: max grad norm; 0 = off
+    warmup_steps: int = 0
+    schedule: str = "constant"  #: constant | cosine | linear (decay to 0 at the last step, after warmup)
+    micro_batch_size: int = 8  #: sequences per forward/backward; gradients accumulate to the full batch
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.micro_batch_size < 1:
+            raise ConfigError("optim.lr must be > 0 and optim.micro_batch_size >= 1")
+        if self.schedule not in ("constant", "cosine", "linear"):
+            raise ConfigError(f"optim.schedule must be constant, cosine or linear, got {self.schedule!r}")
+
+
+@dataclass
+class TrackingConfig:
+    wandb: str = "offline"  #: offline (default, no account needed) | online | disabled
+    project: str = "rlvr"
+    log_samples: int = 2  #: sample completions written to samples.jsonl (and wandb) each step
+    progress: bool = True  #: rich progress bar with ETA
+
+
+@dataclass
+class CheckpointConfig:
+    every: int = 0  #: save every N steps; 0 = only at the end
+    keep: int = 2  #: keep the newest K checkpoints, plus the last good one
+    save_final: bool = True
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    #: reward functions by name: {fn, weight, timeout_s, ...kwargs} or just the function reference;
+    #: `reward.custom=my_reward.py:fn` adds your own (custom is null, i.e. off, by default)
+    reward: dict[str, Any] = field(default_factory=lambda: {"custom": None})
+    reward_workers: int = 2  #: processes that run reward functions
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    steps: int = 50  #: optimizer steps (GRPO iterations)
+    prompts_per_step: int = 8  #: prompts per step; each yields rollout.group_size rollouts
+    seed: int = 0
+    run_dir: str = "runs/default"
+    threads: int = 0  #: torch CPU threads; 0 = torch's default
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.prompts_per_step < 1:
+            raise ConfigError("steps must be >= 0 and prompts_per_step >= 1")
+        if self.algo.loss_agg == LossAgg.seq_mean_token_sum_norm and self.rollout.max_tokens < 1:
+            raise ConfigError("loss_agg=seq_mean_token_sum_norm needs rollout.max_tokens >= 1")
+
+
+def register_configs() -> None:
+    """Make the schema available to Hydra as `train_schema` (the first entry of recipes/train.yaml)."""
+    ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+
+
+def to_config(cfg: DictConfig) -> TrainConfig:
+    """The composed Hydra config as a validated `TrainConfig` (raises ConfigError with a one-line message)."""
+    try:
+        return OmegaConf.to_object(cfg)  # type: ignore[return-value]
+    except OmegaConfBaseException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause from None
+        raise ConfigError(str(exc).splitlines()[0]) from None
+
+
+def compose(overrides: list[str] | None = None, config_name: str = "train") -> TrainConfig:
+    """The config `rlvr train <overrides>` would run, for use from Python (notebooks, tests)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from rlvr.cli import recipes_dir
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(recipes_dir()), version_base=None):
+        return to_config(hydra_compose(config_name=config_name, overrides=list(overrides or [])))

@@ -1,0 +1,130 @@
+"""MATH-500 style evaluation: pass@1 (greedy), pass@k and maj@k (sampled), breakdowns, lengths.
+
+Correctness comes from the same verifier as training (`rewards.math.grade`, run through the time-limited
+reward pool), so a number printed here means what the training reward meant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from math import comb
+from typing import Any
+
+from rewards.math import extract_answer
+from rlvr.rollout.base import RolloutEngine, SamplingParams
+from rlvr.types import Sample
+
+Scorer = Callable[[list[str], list[Sample]], list[float]]
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples with c correct (Chen et al. 2021): 1 - C(n-c, k) / C(n, k)."""
+    if k > n:
+        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def majority_correct(answers: Sequence[str | None], correct: Sequence[bool]) -> bool:
+    """maj@k: is the most frequent extracted answer (ties: first seen) a correct one?"""
+    votes = Counter(a for a in answers if a is not None)
+    if not votes:
+        return False
+    top = max(votes.items(), key=lambda kv: (kv[1], -answers.index(kv[0])))[0]
+    return correct[answers.index(top)]
+
+
+@dataclass
+class EvalResult:
+    accuracy: float  # mean correctness over all samples (pass@1; greedy when n = 1)
+    n_problems: int
+    n_samples: int
+    mean_length: float  # completion tokens
+    no_answer: float  # fraction of completions with no extractable final answer
+    truncated: float  # fraction that hit the token cap
+    pass_at: dict[int, float] = field(default_factory=dict)
+    maj_at: dict[int, float] = field(default_factory=dict)
+    by_subject: dict[str, float] = field(default_factory=dict)
+    by_level: dict[str, float] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def metrics(self, prefix: str = "eval/") -> dict[str, float]:
+        out = {
+            f"{prefix}accuracy": self.accuracy,
+            f"{prefix}length_mean": self.mean_length,
+            f"{prefix}no_answer": self.no_answer,
+            f"{prefix}truncated": self.truncated,
+        }
+        out.update({f"{prefix}pass@{k}": v for k, v in self.pass_at.items()})
+        out.update({f"{prefix}maj@{k}": v for k, v in self.maj_at.items()})
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "records"}
+        out["pass_at"] = {str(k): v for k, v in self.pass_at.items()}
+        out["maj_at"] = {str(k): v for k, v in self.maj_at.items()}
+        return out
+
+
+def _ks(n: int) -> list[int]:
+    return [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= n] if n > 1 else []
+
+
+def _breakdown(records: list[dict[str, Any]], key: str) -> dict[str, float]:
+    groups: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        if r.get(key) is not None:
+            groups[str(r[key])].append(r["accuracy"])
+    return {k: sum(v) / len(v) for k, v in sorted(groups.items())}
+
+
+def evaluate(
+    engine: RolloutEngine, samples: list[Sample], params: SamplingParams, scorer: Scorer, *, batch_size: int = 64
+) -> EvalResult:
+    """Generate `params.n` completions per sample, grade them, and aggregate."""
+    records: list[dict[str, Any]] = []
+    lengths, no_answer, truncated = [], 0, 0
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start : start + batch_size]
+        groups = engine.generate(chunk, params)
+        flat = [r for g in groups for r in g]
+        scores = scorer([r.completion for r in flat], [r.sample for r in flat])
+        for i, group in enumerate(groups):
+            correct = [s > 0.5 for s in scores[i * params.n : (i + 1) * params.n]]
+            answers = [extract_answer(r.completion) for r in group]
+            lengths += [len(r.completion_ids) for r in group]
+            no_answer += sum(a is None for a in answers)
+            truncated += sum(r.truncated for r in group)
+            sample = group[0].sample
+            records.append(
+                {
+                    "id": sample.id,
+                    "subject": sample.metadata.get("subject"),
+                    "level": sample.metadata.get("level"),
+                    "gold": sample.answer,
+                    "answers": answers,
+                    "correct": correct,
+                    "accuracy": sum(correct) / len(correct),
+                    "completion": group[0].completion,
+                }
+            )
+    n_samples = len(lengths)
+    ks = _ks(params.n)
+    return EvalResult(
+        accuracy=sum(r["accuracy"] for r in records) / max(1, len(records)),
+        n_problems=len(records),
+        n_samples=n_samples,
+        mean_length=sum(lengths) / max(1, n_samples),
+        no_answer=no_answer / max(1, n_samples),
+        truncated=truncated / max(1, n_samples),
+        pass_at={k: sum(pass_at_k(params.n, sum(r["correct"]), k) for r in records) / len(records) for k in ks},
+        maj_at={
+            k: sum(majority_correct(r["answers"][:k], r["correct"][:k]) for r in records) / len(records) for k in ks
+        },
+        by_subject=_breakdown(records, "subject"),
+        by_level=_breakdown(records, "level"),
+        records=records,
+    )

@@ -1,0 +1,372 @@
+"""The GRPO loop: sample -> rollout -> score -> filter -> advantage -> learn -> sync -> watch.
+
+`train(cfg)` sets the run up and repeats `Trainer.step`; each stage is a few lines over the types of
+`rlvr.types` and calls into the module that owns the detail.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rewards.pool import RewardPool, RewardSpec, specs_from_config
+from rlvr.algo import compute_advantages, informative_groups, overlong_loss_mask, soft_overlong_penalty
+from rlvr.config import TrainConfig, ZeroVariance
+from rlvr.data import PromptSampler, load_samples
+from rlvr.evaluate import EvalResult, evaluate
+from rlvr.learner import Learner, collate, load_model, load_tokenizer, resolve_device
+from rlvr.rollout.base import RolloutEngine, SamplingParams
+from rlvr.rollout.hf import HFEngine
+from rlvr.tracking import Tracker, plot_metrics
+from rlvr.types import Group, Rollout, Sample, TrainBatch
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def make_engine(cfg: TrainConfig, learner: Learner, tokenizer) -> RolloutEngine:
+    """The configured rollout backend, sampling from the learner's current weights."""
+    if cfg.rollout.backend == "vllm":
+        from rlvr.rollout.vllm import make_vllm_engine
+
+        return make_vllm_engine(cfg, learner, tokenizer)
+    return HFEngine(learner.model, tokenizer, batch_size=cfg.rollout.batch_size)
+
+
+@dataclass
+class StepGroups:
+    """What one step's rollout stage produced: the groups that train, and counts for the metrics."""
+
+    groups: list[Group] = field(default_factory=list)
+    generated: list[Group] = field(default_factory=list)  # every group scored this step, kept or not
+    skipped: int = 0
+    rounds: int = 0
+    reward_errors: dict[str, int] = field(default_factory=dict)
+    reward_timeouts: dict[str, int] = field(default_factory=dict)
+    error_examples: dict[str, str] = field(default_factory=dict)
+    generate_s: float = 0.0
+    score_s: float = 0.0
+
+
+class Trainer:
+    """Holds the run's parts; `step()` is one GRPO iteration."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        learner: Learner,
+        engine: RolloutEngine,
+        pool: RewardPool,
+        sampler: PromptSampler,
+        tracker: Tracker,
+        pad_id: int,
+    ):
+        self.cfg = cfg
+        self.learner = learner
+        self.engine = engine
+        self.pool = pool
+        self.sampler = sampler
+        self.tracker = tracker
+        self.pad_id = pad_id
+        self.reward_names = pool.names + (["overlong_penalty"] if cfg.algo.overlong == "soft_penalty" else [])
+        self.reward_weights = pool.weights + ([1.0] if cfg.algo.overlong == "soft_penalty" else [])
+
+    def sampling_params(self, step: int, round_: int) -> SamplingParams:
+        r = self.cfg.rollout
+        return SamplingParams(
+            n=r.group_size,
+            temperature=r.temperature,
+            top_p=r.top_p,
+            top_k=r.top_k,
+            max_tokens=r.max_tokens,
+            stop=tuple(r.stop),
+            seed=self.cfg.seed * 1_000_003 + step * 101 + round_,
+        )
+
+    # 1-3. sample prompts, generate rollouts, score them -------------------------------------------------
+    def rollout_and_score(self, samples: list[Sample], params: SamplingParams, out: StepGroups) -> list[Group]:
+        start = time.perf_counter()
+        rollout_groups = self.engine.generate(samples, params)
+        out.generate_s += time.perf_counter() - start
+        start = time.perf_counter()
+        flat = [r for g in rollout_groups for r in g]
+        scored = self.pool.score([r.completion for r in flat], [r.sample.for_reward() for r in flat])
+        out.score_s += time.perf_counter() - start
+        for name in self.pool.names:
+            out.reward_errors[name] = out.reward_errors.get(name, 0) + scored.errors[name]
+            out.reward_timeouts[name] = out.reward_timeouts.get(name, 0) + scored.timeouts[name]
+        for name, message in scored.error_examples.items():
+            out.error_examples.setdefault(name, message)
+        rewards = scored.rewards
+        if self.cfg.algo.overlong == "soft_penalty":
+            lengths = torch.tensor([len(r.completion_ids) for r in flat])
+            penalty = soft_overlong_penalty(lengths, params.max_tokens, self.cfg.algo.overlong_buffer)
+            rewards = [[*row, float(p)] for row, p in zip(rewards, penalty, strict=True)]
+        n = params.n
+        return [
+            Group(sample=g[0].sample, rollouts=g, rewards=rewards[i * n : (i + 1) * n])
+            for i, g in enumerate(rollout_groups)
+        ]
+
+    # 4. filter: zero-variance groups kept, skipped, or replaced by fresh prompts (DAPO dynamic sampling) ----
+    def collect_groups(self, step: int) -> StepGroups:
+        out = StepGroups()
+        mode = self.cfg.algo.zero_variance
+        rounds = 1 + (self.cfg.algo.max_resample_rounds if mode == ZeroVariance.resample else 0)
+        for round_ in range(rounds):
+            need = self.cfg.prompts_per_step - len(out.groups)
+            new = self.rollout_and_score(self.sampler.take(need), self.sampling_params(step, round_), out)
+            out.generated += new
+            out.rounds = round_ + 1
+            if mode == ZeroVariance.keep:
+                out.groups = new
+                break
+            rewards = torch.tensor([row for g in new for row in g.rewards])
+            keep = informative_groups(rewards, self.cfg.rollout.group_size).tolist()
+            out.groups += [g for g, k in zip(new, keep, strict=True) if k]
+            out.skipped += keep.count(False)
+            if len(out.groups) >= self.cfg.prompts_per_step:
+                break
+        return out
+
+    # 5. advantages over the groups that train ------------------------------------------------------------
+    def advantages(self, groups: list[Group]) -> torch.Tensor:
+        if not groups:
+            return torch.zeros(0)
+        algo = self.cfg.algo
+        return compute_advantages(
+            torch.tensor([row for g in groups for row in g.rewards], dtype=torch.float32),
+            self.cfg.rollout.group_size,
+            adv_scale=algo.adv_scale,
+            multi_reward=algo.multi_reward,
+            weights=self.reward_weights,
+            eps=algo.eps,
+        )
+
+    def step(self, step: int) -> dict[str, Any]:
+        start = time.perf_counter()
+        collected = self.collect_groups(step)
+        rollouts: list[Rollout] = [r for g in collected.groups for r in g.rollouts]
+        advantages = self.advantages(collected.groups)
+        # 6. learn
+        learn_start = time.perf_counter()
+        if rollouts:
+            truncated = torch.tensor([r.truncated for r in rollouts])
+            batch = collate(rollouts, advantages, overlong_loss_mask(truncated, self.cfg.algo.overlong), self.pad_id)
+            learn = self.learner.step(batch)
+        else:
+            learn = self.learner.step(collate_empty())
+        learn_s = time.perf_counter() - learn_start
+        # 7. sync the engine to the new weights
+        sync = {}
+        if self.learner.version % self.cfg.rollout.sync_every == 0:
+            sync = self.engine.update_weights(self.learner.named_weights, self.learner.version)
+        metrics = {
+            **self.rollout_metrics(collected, advantages),
+            **learn,
+            **sync,
+            "time/generate_s": collected.generate_s,
+            "time/score_s": collected.score_s,
+            "time/learn_s": learn_s,
+            "time/step_s": time.perf_counter() - start,
+        }
+        self.log_samples(step, collected.generated)
+        return metrics
+
+    def rollout_metrics(self, collected: StepGroups, advantages: torch.Tensor) -> dict[str, float]:
+        generated = collected.generated
+        all_rollouts = [r for g in generated for r in g.rollouts]
+        rewards = torch.tensor([row for g in generated for row in g.rewards], dtype=torch.float32)
+        weights = torch.tensor(self.reward_weights)
+        lengths = torch.tensor([len(r.completion_ids) for r in all_rollouts], dtype=torch.float32)
+        metrics: dict[str, float] = {
+            "reward/mean": float((rewards @ weights).mean()),
+            "rollout/length_mean": float(lengths.mean()),
+            "rollout/length_max": float(lengths.max()),
+            "rollout/tokens": float(lengths.sum()),
+            "rollout/truncated_frac": sum(r.truncated for r in all_rollouts) / len(all_rollouts),
+            "groups/trained": float(len(collected.groups)),
+            "groups/skipped": float(collected.skipped),
+            "groups/constant_frac": sum(g.is_constant for g in generated) / len(generated),
+            "groups/rounds": float(collected.rounds),
+            "adv/abs_mean": float(advantages.abs().mean()) if advantages.numel() else 0.0,
+            "adv/abs_max": float(advantages.abs().max()) if advantages.numel() else 0.0,
+            "adv/std": float(advantages.std()) if advantages.numel() > 1 else 0.0,
+        }
+        for k, name in enumerate(self.reward_names):
+            metrics[f"reward/{name}/mean"] = float(rewards[:, k].mean())
+        for name in self.pool.names:
+            metrics[f"reward/{name}/errors"] = float(collected.reward_errors.get(name, 0))
+            metrics[f"reward/{name}/timeouts"] = float(collected.reward_timeouts.get(name, 0))
+        return metrics
+
+    def log_samples(self, step: int, groups: list[Group]) -> None:
+        rows = []
+        for g in groups[: self.cfg.tracking.log_samples]:
+            r = g.rollouts[0]
+            rows.append(
+                {
+                    "sample_id": g.sample.id,
+                    "answer": g.sample.answer,
+                    "completion": r.completion,
+                    "rewards": dict(zip(self.reward_names, g.rewards[0], strict=True)),
+                    "finish_reason": r.finish_reason,
+                }
+            )
+        self.tracker.samples(step, rows)
+
+
+def collate_empty() -> TrainBatch:
+    """A TrainBatch with no rows: every group was filtered out, the step trains on nothing."""
+    empty_long = torch.zeros(0, 1, dtype=torch.long)
+    return TrainBatch(
+        prompt_ids=empty_long,
+        prompt_mask=empty_long,
+        completion_ids=empty_long,
+        completion_mask=empty_long,
+        loss_mask=torch.zeros(0, 1),
+        advantages=torch.zeros(0),
+        sampling_logprobs=torch.zeros(0, 1),
+    )
+
+
+def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples: list[Sample]) -> EvalResult:
+    """Held-out evaluation with the training verifier (math_accuracy), greedy unless configured."""
+    e = cfg.eval
+    spec = [
+        RewardSpec(
+            name="math_accuracy",
+            fn="math_accuracy",
+            timeout_s=10.0,
+            kwargs={"fallback_last_number": e.fallback_last_number},
+        )
+    ]
+
+    def scorer(completions: list[str], rows: list[Sample]) -> list[float]:
+        return [row[0] for row in pool.score(completions, [s.for_reward() for s in rows], specs=spec).rewards]
+
+    params = SamplingParams(
+        n=e.n,
+        temperature=e.temperature,
+        top_p=e.top_p,
+        max_tokens=e.max_tokens,
+        stop=tuple(cfg.rollout.stop),
+        seed=cfg.seed,
+    )
+    return evaluate(engine, samples, params, scorer, batch_size=e.batch_size)
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Run a whole training job; returns (and writes to run_dir/summary.json) the run summary."""
+    wall_start = time.time()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    run_dir = Path(cfg.run_dir)
+    tokenizer = load_tokenizer(cfg.model)
+    # Data and rewards first: a bad path or reward reference fails in a second, not after model loading.
+    train_samples = load_samples(cfg.data, tokenizer)
+    eval_samples = load_samples(cfg.eval.data, tokenizer) if cfg.eval.data is not None else []
+    specs = specs_from_config(cfg.reward)
+    device = resolve_device(cfg.model.device)
+    learner = Learner(cfg, load_model(cfg.model, device), device)
+    engine = make_engine(cfg, learner, tokenizer)
+    sampler = PromptSampler(train_samples, shuffle=cfg.data.shuffle, seed=cfg.seed)
+    tracker = Tracker(run_dir, cfg.tracking, cfg.steps)
+    summary: dict[str, Any] = {"run_dir": str(run_dir), "steps": 0}
+    try:
+        with RewardPool(specs, cfg.reward_workers) as pool:
+            trainer = Trainer(cfg, learner, engine, pool, sampler, tracker, tokenizer.pad_token_id)
+            if eval_samples and cfg.eval.before_training:
+                before = run_eval(cfg, engine, pool, eval_samples)
+                tracker.log(0, before.metrics())
+                summary.update(accuracy_before=before.accuracy, length_before=before.mean_length)
+            for step in range(1, cfg.steps + 1):
+                metrics = trainer.step(step)
+                if eval_samples and cfg.eval.every and step % cfg.eval.every == 0 and step != cfg.steps:
+                    metrics.update(run_eval(cfg, engine, pool, eval_samples).metrics())
+                tracker.log(step, metrics)
+                summary["steps"] = step
+                summary["train_reward_last"] = metrics["reward/mean"]
+            if eval_samples and cfg.eval.after_training:
+                after = run_eval(cfg, engine, pool, eval_samples)
+                tracker.log(cfg.steps, after.metrics())
+                summary.update(accuracy_after=after.accuracy, length_after=after.mean_length)
+                (run_dir / "eval_after.json").write_text(json.dumps(after.summary(), indent=2))
+    finally:
+        tracker.close()
+        engine.close()
+    summary["wall_s"] = round(time.time() - wall_start, 1)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    plot_metrics(run_dir / "metrics.jsonl", run_dir / "metrics.png")
+    print_summary(tracker, summary)
+    return summary
+
+
+def print_summary(tracker: Tracker, summary: dict[str, Any]) -> None:
+    def pct(key: str) -> str:
+        return f"{100 * summary[key]:.1f}%" if key in summary else "-"
+
+    def num(key: str) -> str:
+        return f"{summary[key]:.1f}" if key in summary else "-"
+
+    tracker.table(
+        f"held-out evaluation ({summary['run_dir']})",
+        ["", "accuracy", "mean response length (tokens)"],
+        [
+            ["before training", pct("accuracy_before"), num("length_before")],
+            [f"after {summary['steps']} GRPO steps", pct("accuracy_after"), num("length_after")],
+        ],
+    )
+    tracker.message(f"wall time {summary['wall_s']:.0f}s; metrics, plot and summary in {summary['run_dir']}/")
+
+
+def evaluate_only(cfg: TrainConfig) -> EvalResult:
+    """`rlvr eval`: load the model, evaluate it on `eval.data`, write eval.json, print a table."""
+    from rlvr.errors import ConfigError
+
+    if cfg.eval.data is None:
+        raise ConfigError("rlvr eval needs eval.data.path (a local .json/.jsonl/.parquet or a hub dataset name)")
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = load_tokenizer(cfg.model)
+    samples = load_samples(cfg.eval.data, tokenizer)
+    device = resolve_device(cfg.model.device)
+    learner = Learner(cfg, load_model(cfg.model, device), device)
+    engine = make_engine(cfg, learner, tokenizer)
+    tracker = Tracker(run_dir, cfg.tracking, 0)
+    try:
+        with RewardPool(specs_from_config(cfg.reward), cfg.reward_workers) as pool:
+            result = run_eval(cfg, engine, pool, samples)
+    finally:
+        engine.close()
+        tracker.close()
+    (run_dir / "eval.json").write_text(json.dumps({**result.summary(), "records": result.records}, indent=2))
+    rows = [["accuracy (pass@1)", f"{100 * result.accuracy:.1f}%"]]
+    rows += [[f"pass@{k}", f"{100 * v:.1f}%"] for k, v in result.pass_at.items() if k > 1]
+    rows += [[f"maj@{k}", f"{100 * v:.1f}%"] for k, v in result.maj_at.items() if k > 1]
+    rows += [
+        ["mean response length", f"{result.mean_length:.1f} tokens"],
+        ["no answer", f"{100 * result.no_answer:.1f}%"],
+    ]
+    rows += [[f"subject {k}", f"{100 * v:.1f}%"] for k, v in result.by_subject.items()]
+    rows += [[f"level {k}", f"{100 * v:.1f}%"] for k, v in result.by_level.items()]
+    tracker.table(
+        f"evaluation of {cfg.model.path} on {cfg.eval.data.path} ({result.n_problems} problems)",
+        ["metric", "value"],
+        rows,
+    )
+    return result

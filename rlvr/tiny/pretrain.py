@@ -1,0 +1,159 @@
+"""Build the tiny "base model" of the CPU demo: a Qwen3-architecture LM pretrained on arithmetic word problems.
+
+It is the local stand-in for Qwen3-0.6B-Base. Pretraining text mixes solution styles (see
+`rlvr.tiny.problems`), so the model computes answers well when it writes its working, badly when it does not,
+and writes `\\boxed{}` only sometimes. The output directory is a normal `save_pretrained` checkpoint (model and
+tokenizer) loaded through the same `from_pretrained` path as a hub model, plus the RL train and held-out
+problem sets as JSONL.
+
+Deterministic: same seed, same thread count, same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from transformers import Qwen3Config, Qwen3ForCausalLM
+
+from rlvr.tiny.problems import Problem, arithmetic_drill, pretraining_document, sample_problem, split_problems
+from rlvr.tiny.tokenizer import train_tokenizer
+
+
+@dataclass
+class TinyBaseSpec:
+    """Everything that determines the tiny base model; saved next to it as `tiny_spec.json`."""
+
+    seed: int = 0
+    hidden_size: int = 128
+    num_layers: int = 4
+    intermediate_size: int = 512
+    head_dim: int = 64  # vLLM's CPU attention needs head_dim >= 64
+    n_documents: int = 45_000
+    block_size: int = 128
+    batch_size: int = 16
+    lr: float = 3e-3
+    warmup_steps: int = 50
+    p_steps: float = 0.45  # how often pretraining text shows the working
+    p_boxed: float = 0.22  # how often a solution with working writes its result as \boxed{}
+    p_boxed_direct: float = 0.08  # how often a bare answer is boxed
+    p_run_on: float = 0.15  # how often a document runs on into another question instead of stopping
+    p_drill: float = 0.3  # fraction of documents that are pages of arithmetic facts
+    n_train: int = 2000  # RL training problems
+    n_heldout: int = 200  # never trained on, neither in pretraining nor in RL
+    epochs: int = 1
+
+
+def model_config(spec: TinyBaseSpec, vocab_size: int, eos_id: int) -> Qwen3Config:
+    """Qwen3 architecture at toy width; the same code paths as Qwen3-0.6B-Base."""
+    heads = spec.hidden_size // spec.head_dim
+    return Qwen3Config(
+        vocab_size=vocab_size,
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        head_dim=spec.head_dim,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
+    )
+
+
+def _corpus(spec: TinyBaseSpec, excluded: set[str]) -> list[str]:
+    rng = random.Random(spec.seed + 1)
+    docs: list[str] = []
+    style = {"p_steps": spec.p_steps, "p_boxed": spec.p_boxed, "p_boxed_direct": spec.p_boxed_direct}
+    while len(docs) < spec.n_documents:
+        if rng.random() < spec.p_drill:
+            docs.append(arithmetic_drill(rng))
+            continue
+        problem = sample_problem(rng)
+        if problem.question in excluded:
+            continue
+        doc = pretraining_document(rng, problem, **style)
+        if rng.random() < spec.p_run_on:
+            follow = sample_problem(rng)
+            if follow.question not in excluded:
+                doc += "\n\n" + pretraining_document(rng, follow, **style)
+        docs.append(doc)
+    return docs
+
+
+def _blocks(token_ids: list[list[int]], eos_id: int, block_size: int) -> torch.Tensor:
+    """Pack documents, each followed by EOS, into fixed-length training blocks (GPT-style packing)."""
+    stream = [t for ids in token_ids for t in (*ids, eos_id)]
+    n = len(stream) // block_size
+    return torch.tensor(stream[: n * block_size]).view(n, block_size)
+
+
+def pretrain(spec: TinyBaseSpec, out_dir: Path, log=print) -> Path:
+    """Train the tokenizer and model, write them and the RL problem sets to `out_dir`."""
+    torch.manual_seed(spec.seed)
+    train, heldout = split_problems(spec.seed, spec.n_train, spec.n_heldout)
+    corpus = _corpus(spec, {p.question for p in train + heldout})
+    tokenizer = train_tokenizer(corpus)
+    blocks = _blocks(tokenizer(corpus)["input_ids"], tokenizer.eos_token_id, spec.block_size)
+    model = Qwen3ForCausalLM(model_config(spec, len(tokenizer), tokenizer.eos_token_id))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.1, betas=(0.9, 0.95))
+    total = spec.epochs * (len(blocks) // spec.batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: min(1.0, (s + 1) / spec.warmup_steps) * 0.5 * (1 + math.cos(math.pi * min(s / total, 1.0))),
+    )
+    generator = torch.Generator().manual_seed(spec.seed)
+    order = torch.cat([torch.randperm(len(blocks), generator=generator) for _ in range(spec.epochs)])
+    model.train()
+    start = time.time()
+    for step in range(total):
+        batch = blocks[order[step * spec.batch_size : (step + 1) * spec.batch_size]]
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step % 100 == 0 or step == total - 1:
+            log(f"pretrain step {step + 1}/{total} loss {loss.item():.3f} ({time.time() - start:.0f}s)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    (out_dir / "tiny_spec.json").write_text(json.dumps(asdict(spec), indent=2))
+    _write_problems(out_dir / "train.jsonl", train)
+    _write_problems(out_dir / "heldout.jsonl", heldout)
+    return out_dir
+
+
+def _write_problems(path: Path, problems: list[Problem]) -> None:
+    with path.open("w") as f:
+        for i, p in enumerate(problems):
+            f.write(json.dumps({"id": f"{path.stem}-{i}", "problem": p.question, "answer": str(p.answer)}) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`rlvr make-tiny --out DIR [--seed N] [--documents N]`: build the demo's base model if absent."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="rlvr make-tiny", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("artifacts/tiny-base"))
+    parser.add_argument("--seed", type=int, default=TinyBaseSpec.seed)
+    parser.add_argument("--documents", type=int, default=TinyBaseSpec.n_documents)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--force", action="store_true", help="rebuild even if the output exists")
+    args = parser.parse_args(argv)
+    if (args.out / "config.json").exists() and not args.force:
+        print(f"{args.out} exists; --force rebuilds it")
+        return
+    torch.set_num_threads(args.threads)
+    spec = TinyBaseSpec(seed=args.seed, n_documents=args.documents)
+    pretrain(spec, args.out)
+    print(f"tiny base model written to {args.out}")

@@ -1,0 +1,143 @@
+"""Synthetic arithmetic word problems: the world the tiny demo model lives in.
+
+The tiny base model (see `rlvr.tiny.pretrain`) is pretrained on worked solutions of these problems written in a
+mix of styles, the way a web-scale base model has seen maths written every which way:
+
+* with or without step-by-step working (`7 + 5 = 12. 12 - 3 = 9.`) before the result; a small model gets
+  two-step problems right much more often when it writes the steps, because each step is one fact it knows;
+* with the final result written as `\\boxed{9}` (what the RLVR reward checks) or as plain text (`The answer is 9.`);
+* sometimes running on into another question, as base models do when nobody taught them to stop.
+
+So the pretrained model *can* solve most problems but only sometimes says so in the checked format, which is
+the situation of Qwen3-0.6B-Base on MATH-500: RL has to unlock what pretraining put there.
+
+Everything here is deterministic given a `random.Random`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from rlvr.data import BOOK_TEMPLATE
+
+NAMES = ["Ann", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo", "Kai", "Lea", "Max", "Nia"]
+ITEMS = ["apples", "books", "coins", "pens", "cards", "shells", "stamps", "marbles", "cookies", "stickers"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One word problem with its worked steps; `steps` are (left, op, right, result) facts."""
+
+    question: str
+    answer: int
+    steps: tuple[tuple[int, str, int, int], ...]
+    kind: str
+
+
+def _apply(a: int, op: str, b: int) -> int:
+    return a + b if op == "+" else a - b if op == "-" else a * b
+
+
+def _story(rng: random.Random, kind: str, nums: tuple[int, int, int]) -> str:
+    a, b, c = nums
+    name, other = rng.sample(NAMES, 2)
+    item = rng.choice(ITEMS)
+    stories = {
+        "buy_give": f"{name} has {a} {item}. {name} buys {b} more {item} and then gives {c} {item} to "
+        f"{other}. How many {item} does {name} have now?",
+        "lose_find": f"{name} had {a} {item}. {name} lost {b} of them and then found {c} more. "
+        f"How many {item} does {name} have?",
+        "box_fill": f"A box holds {a} {item}. {name} puts in {b} more and {other} puts in {c} more. "
+        f"How many {item} are in the box?",
+        "bags_eat": f"{name} has {a} bags with {b} {item} in each bag. {name} gives away {c} {item}. "
+        f"How many {item} are left?",
+        "share_take": f"There are {a} {item} on a table. {name} takes {b} of them and {other} takes {c}. "
+        f"How many {item} are still on the table?",
+        "plain_sum": f"What is {a} + {b} - {c}?",
+    }
+    return stories[kind]
+
+
+# (kind, ops): the two operations each story performs, left to right.
+KINDS: dict[str, tuple[str, str]] = {
+    "buy_give": ("+", "-"),
+    "lose_find": ("-", "+"),
+    "box_fill": ("+", "+"),
+    "bags_eat": ("*", "-"),
+    "share_take": ("-", "-"),
+    "plain_sum": ("+", "-"),
+}
+
+
+def sample_problem(rng: random.Random) -> Problem:
+    """Draw one two-step problem whose intermediate and final results are positive."""
+    kind = rng.choice(list(KINDS))
+    op1, op2 = KINDS[kind]
+    while True:
+        if op1 == "*":
+            a, b = rng.randint(2, 9), rng.randint(2, 9)
+        else:
+            a, b = rng.randint(5, 20), rng.randint(2, 9)
+        c = rng.randint(2, 9)
+        mid = _apply(a, op1, b)
+        result = _apply(mid, op2, c)
+        if mid > 0 and result > 0:
+            break
+    question = _story(rng, kind, (a, b, c))
+    return Problem(question, result, ((a, op1, b, mid), (mid, op2, c, result)), kind)
+
+
+def _working(problem: Problem) -> str:
+    return " ".join(f"{x} {op} {y} = {z}." for x, op, y, z in problem.steps)
+
+
+def write_solution(
+    problem: Problem, rng: random.Random, *, p_steps: float, p_boxed: float, p_boxed_direct: float
+) -> str:
+    """One worked solution in a randomly chosen style (see the module docstring).
+
+    Without working the result is the model's "direct guess": in pretraining text it is always right, but
+    a small model cannot compute two operations in one token, so at sampling time it is often wrong.
+    Careful solutions (with working) box their result more often (`p_boxed`) than bare ones (`p_boxed_direct`).
+    """
+    working = _working(problem) if rng.random() < p_steps else ""
+    if rng.random() < (p_boxed if working else p_boxed_direct):
+        final = rng.choice(["\\boxed{%d}", "The answer is \\boxed{%d}."]) % problem.answer
+        return f"{working}\n{final}" if working else final
+    final = rng.choice(["The answer is %d.", "So the result is %d.", "%d"]) % problem.answer
+    return f"{working} {final}" if working else final
+
+
+def arithmetic_drill(rng: random.Random, n_facts: int = 10) -> str:
+    """A page of arithmetic facts of the kind the problems need (the tables a base model has read)."""
+    facts = [step for _ in range(n_facts // 2) for step in sample_problem(rng).steps]
+    return "\n".join(f"{x} {op} {y} = {z}" for x, op, y, z in facts)
+
+
+def pretraining_document(
+    rng: random.Random, problem: Problem, *, p_steps: float, p_boxed: float, p_boxed_direct: float
+) -> str:
+    """A pretraining document: a prompt in one of several styles followed by a worked solution."""
+    style = rng.random()
+    if style < 0.5:
+        prompt = BOOK_TEMPLATE.replace("{problem}", problem.question)
+    elif style < 0.8:
+        prompt = f"Question:\n{problem.question}\n\nAnswer:"
+    else:
+        prompt = f"Q: {problem.question}\nA:"
+    solution = write_solution(problem, rng, p_steps=p_steps, p_boxed=p_boxed, p_boxed_direct=p_boxed_direct)
+    return prompt + " " + solution
+
+
+def split_problems(seed: int, n_train: int, n_heldout: int) -> tuple[list[Problem], list[Problem]]:
+    """Disjoint train and held-out problem sets (no question text in common)."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    out: list[Problem] = []
+    while len(out) < n_train + n_heldout:
+        p = sample_problem(rng)
+        if p.question not in seen:
+            seen.add(p.question)
+            out.append(p)
+    return out[:n_train], out[n_train:]

@@ -1,0 +1,156 @@
+"""Where numbers go: metrics.jsonl per run, sample completions, a progress bar with ETA, wandb, plots.
+
+Library code never prints; it hands metrics and messages to a `Tracker`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rlvr.config import TrackingConfig
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/Inf; keep them visible instead of failing
+    return value
+
+
+class Tracker:
+    """Writes `metrics.jsonl` (one JSON object per step or event), `samples.jsonl`, drives the progress bar,
+    and mirrors everything to wandb (offline unless configured) when wandb is installed."""
+
+    def __init__(self, run_dir: Path, cfg: TrackingConfig, total_steps: int, config: dict[str, Any] | None = None):
+        self.run_dir = run_dir
+        self.cfg = cfg
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics_path = run_dir / "metrics.jsonl"
+        self.samples_path = run_dir / "samples.jsonl"
+        self.console = Console(stderr=True)
+        self._wandb = self._init_wandb(config) if cfg.wandb != "disabled" else None
+        self._progress = None
+        if cfg.progress and total_steps > 0:
+            self._progress = Progress(
+                TextColumn("[bold]step"),
+                MofNCompleteColumn(),
+                BarColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=self.console,
+                disable=not sys.stderr.isatty() and os.environ.get("RLVR_FORCE_PROGRESS") is None,
+            )
+            self._task = self._progress.add_task("train", total=total_steps, status="")
+            self._progress.start()
+
+    def _init_wandb(self, config: dict[str, Any] | None):
+        try:
+            import wandb
+        except ImportError:
+            return None
+        mode = self.cfg.wandb if self.cfg.wandb in ("online", "offline") else "offline"
+        if mode == "online" and not (os.environ.get("WANDB_API_KEY") or Path("~/.netrc").expanduser().exists()):
+            mode = "offline"  # never block a run on a login prompt
+        return wandb.init(
+            project=self.cfg.project,
+            dir=str(self.run_dir),
+            mode=mode,
+            config=config,
+            name=self.run_dir.name,
+            reinit="finish_previous",
+        )
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        record = {"step": step, "time": time.time(), **{k: _jsonable(v) for k, v in metrics.items()}}
+        with self.metrics_path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._wandb is not None:
+            self._wandb.log({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=step)
+        if self._progress is not None:
+            status = " ".join(
+                f"{short}={metrics[key]:.3f}"
+                for key, short in (("reward/mean", "reward"), ("eval/accuracy", "acc"), ("rollout/length_mean", "len"))
+                if isinstance(metrics.get(key), (int, float))
+            )
+            self._progress.update(self._task, completed=step, status=status)
+        elif "event" not in metrics:
+            self.message(
+                f"step {step}: "
+                + ", ".join(
+                    f"{k}={v:.4g}"
+                    for k, v in metrics.items()
+                    if k in ("reward/mean", "eval/accuracy", "learn/loss", "rollout/length_mean", "time/step_s")
+                )
+            )
+
+    def event(self, step: int, event: str, **fields: Any) -> None:
+        """A discrete event (rollback, skipped step, restart) in metrics.jsonl and on the console."""
+        self.log(step, {"event": event, **fields})
+        self.message(f"[step {step}] {event}: " + ", ".join(f"{k}={v}" for k, v in fields.items()))
+
+    def samples(self, step: int, rows: list[dict[str, Any]]) -> None:
+        with self.samples_path.open("a") as f:
+            for row in rows:
+                f.write(json.dumps({"step": step, **row}) + "\n")
+        if self._wandb is not None and rows:
+            import wandb
+
+            columns = sorted(rows[0])
+            table = wandb.Table(columns=columns, data=[[str(r[c]) for c in columns] for r in rows])
+            self._wandb.log({"samples": table}, step=step)
+
+    def message(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False)
+
+    def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        if self._wandb is not None:
+            self._wandb.finish()
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_metrics(metrics_path: Path, out_path: Path, keys: dict[str, str] | None = None) -> Path:
+    """PNG with one panel per metric against the step (reward, accuracy, length by default)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = keys or {"reward/mean": "reward", "eval/accuracy": "held-out accuracy", "rollout/length_mean": "length"}
+    records = [r for r in read_metrics(metrics_path) if "event" not in r]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2))
+    for ax, (key, label) in zip(axes, keys.items(), strict=True):
+        points = [(r["step"], r[key]) for r in records if isinstance(r.get(key), (int, float))]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker="o" if len(xs) < 12 else None, markersize=4)
+        ax.set_title(label)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return out_path

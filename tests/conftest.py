@@ -1,0 +1,64 @@
+"""Shared fixtures: a small Qwen3-architecture model with its own tokenizer, built locally (never the hub).
+
+`tiny_model_dir` is a briefly pretrained 2-layer model (about 15 s to build once per session) saved with
+`save_pretrained`, so every test loads it through the same `from_pretrained` path users use for real
+checkpoints. It writes `\\boxed{}` only sometimes, which is what the learning tests need.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the hub
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+MATH500 = ROOT.parent / "shared" / "data" / "math500_test.json"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    import torch
+
+    from rlvr.tiny.pretrain import TinyBaseSpec, pretrain
+
+    out = tmp_path_factory.mktemp("tiny-base")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    spec = TinyBaseSpec(seed=0, num_layers=2, n_documents=3000, n_train=200, n_heldout=40, lr=3e-3)
+    pretrain(spec, out, log=lambda *_: None)
+    torch.set_num_threads(threads)
+    return out
+
+
+def tiny_overrides(model_dir: Path, run_dir: Path, *extra: str) -> list[str]:
+    """Overrides that point the tiny recipe at the test model and keep runs short and quiet."""
+    return [
+        "experiment=tiny",
+        f"model.path={model_dir}",
+        f"data.path={model_dir / 'train.jsonl'}",
+        f"eval.data.path={model_dir / 'heldout.jsonl'}",
+        f"run_dir={run_dir}",
+        "steps=2",
+        "prompts_per_step=4",
+        "rollout.group_size=4",
+        "rollout.max_tokens=24",
+        "eval.max_tokens=24",
+        "tracking.wandb=disabled",
+        "tracking.progress=false",
+        *extra,
+    ]
+
+
+def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`rlvr <args>` in a subprocess, as a user would type it."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run(
+        [sys.executable, "-m", "rlvr.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )

@@ -1,0 +1,40 @@
+"""Reward functions for tests, loaded by file path exactly as a user's own would be (`reward.custom=...`)."""
+
+import os
+import time
+
+
+def starts_with_digit(completion: str, sample: dict, **_) -> float:
+    """Binary and about 50/50 on the tiny model: nearly every group has variance."""
+    return 1.0 if completion.strip()[:1].isdigit() else 0.0
+
+
+def digit_fraction(completion: str, sample: dict, **_) -> float:
+    """A continuous reward in [0, 1]."""
+    text = completion.strip()
+    return sum(ch.isdigit() for ch in text) / max(1, len(text))
+
+
+def always_raises(completion: str, sample: dict, **_) -> float:
+    raise RuntimeError("this reward function is broken")
+
+
+def hangs(completion: str, sample: dict, **_) -> float:
+    while True:
+        time.sleep(0.01)
+
+
+def returns_nan(completion: str, sample: dict, **_) -> float:
+    return float("nan")
+
+
+def returns_text(completion: str, sample: dict, **_):
+    return "high"
+
+
+def exits_worker(completion: str, sample: dict, **_) -> float:
+    os._exit(3)
+
+
+def with_info(completion: str, sample: dict, *, bonus: float = 0.0, **_):
+    return 0.5 + bonus, {"length": len(completion)}
