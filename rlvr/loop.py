@@ -309,7 +309,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     summary["wall_s"] = round(time.time() - wall_start, 1)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     plot_metrics(run_dir / "metrics.jsonl", run_dir / "metrics.png")
-    print_summary(tracker, summary)
+    if "accuracy_before" in summary or "accuracy_after" in summary:
+        print_summary(tracker, summary)
     return summary
 
 

@@ -1,0 +1,134 @@
+"""The learner on the tiny model: log-probs agree with the engine, micro-batching is exact, no KL loads nothing."""
+
+import torch
+
+from rlvr.config import compose
+from rlvr.data import load_samples
+from rlvr.learner import Learner, collate, load_model, load_tokenizer, micro_batch_share, token_logprobs
+from rlvr.rollout.base import SamplingParams
+from rlvr.rollout.hf import HFEngine
+from tests.conftest import tiny_overrides
+
+
+def setup(tiny_model_dir, tmp_path, *extra):
+    cfg = compose(tiny_overrides(tiny_model_dir, tmp_path, *extra))
+    tokenizer = load_tokenizer(cfg.model)
+    model = load_model(cfg.model, torch.device("cpu"))
+    learner = Learner(cfg, model, torch.device("cpu"))
+    samples = load_samples(cfg.data, tokenizer)[:4]
+    return cfg, tokenizer, learner, samples
+
+
+def batch_from_engine(tokenizer, learner, samples, temperature=1.0):
+    engine = HFEngine(learner.model, tokenizer, batch_size=64)
+    groups = engine.generate(samples, SamplingParams(n=4, temperature=temperature, max_tokens=16, seed=1))
+    rollouts = [r for g in groups for r in g]
+    advantages = torch.linspace(-1, 1, len(rollouts))
+    return collate(rollouts, advantages, torch.ones(len(rollouts)), tokenizer.pad_token_id), rollouts
+
+
+def test_learner_logprobs_match_the_engines_sampling_logprobs(tiny_model_dir, tmp_path):
+    _, tokenizer, learner, samples = setup(tiny_model_dir, tmp_path, "rollout.temperature=0.7")
+    batch, rollouts = batch_from_engine(tokenizer, learner, samples, temperature=0.7)
+    with torch.no_grad():
+        logprobs, _ = token_logprobs(learner.model, batch, temperature=0.7)
+    mask = batch.completion_mask.bool()
+    # left-padded prompts of different lengths: positions must come from the attention mask, as in generate
+    assert len({len(r.prompt_ids) for r in rollouts}) > 1
+    assert torch.allclose(logprobs[mask], batch.sampling_logprobs[mask], atol=1e-4)
+
+
+def test_micro_batches_accumulate_to_the_full_batch_gradient(tiny_model_dir, tmp_path):
+    grads = {}
+    for mb in (64, 3):
+        _, tokenizer, learner, samples = setup(tiny_model_dir, tmp_path, f"optim.micro_batch_size={mb}")
+        torch.manual_seed(0)
+        batch, _ = batch_from_engine(tokenizer, learner, samples)
+        learner.cfg.optim.grad_clip = 0.0  # compare the raw accumulated gradients (left in .grad after the step)
+        metrics = learner.step(batch)
+        grads[mb] = (torch.cat([p.grad.flatten() for p in learner.model.parameters()]), metrics["learn/loss"])
+    assert torch.allclose(grads[64][0], grads[3][0], atol=1e-6)
+    assert abs(grads[64][1] - grads[3][1]) < 1e-6
+
+
+def test_micro_batch_share():
+    full = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
+    assert micro_batch_share("token_mean", full[:1], full) == 3 / 6
+    assert micro_batch_share("seq_mean_token_mean", full[:1], full) == 1 / 3
+
+
+def test_no_kl_loads_no_reference_model(tiny_model_dir, tmp_path, monkeypatch):
+    import rlvr.learner as learner_module
+
+    loads = []
+    real = learner_module.AutoModelForCausalLM.from_pretrained
+    monkeypatch.setattr(
+        learner_module.AutoModelForCausalLM,
+        "from_pretrained",
+        lambda *a, **k: loads.append(a) or real(*a, **k),
+    )
+    _, _, learner, _ = setup(tiny_model_dir, tmp_path, "algo.kl_beta=0.0")
+    assert learner.ref_model is None and len(loads) == 1
+    _, _, learner, _ = setup(tiny_model_dir, tmp_path, "algo.kl_beta=0.05")
+    assert learner.ref_model is not None and len(loads) == 3
+    assert not any(p.requires_grad for p in learner.ref_model.parameters())
+
+
+def test_kl_run_reports_kl(tiny_model_dir, tmp_path):
+    _, tokenizer, learner, samples = setup(tiny_model_dir, tmp_path, "algo.kl_beta=0.05")
+    batch, _ = batch_from_engine(tokenizer, learner, samples)
+    first = learner.step(batch)
+    second = learner.step(batch)  # the policy moved: KL to the frozen reference is now positive
+    assert first["learn/kl"] == 0.0 or abs(first["learn/kl"]) < 1e-6
+    assert second["learn/kl"] > 0.0
+
+
+def test_nonfinite_gradients_never_reach_the_weights(tiny_model_dir, tmp_path):
+    _, tokenizer, learner, samples = setup(tiny_model_dir, tmp_path)
+    batch, _ = batch_from_engine(tokenizer, learner, samples)
+    batch.advantages[0] = float("nan")
+    before = [p.detach().clone() for p in learner.model.parameters()]
+    metrics = learner.step(batch)
+    assert metrics["learn/nonfinite_grads"] == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(before, learner.model.parameters(), strict=True))
+
+
+MEASURE = """
+import sys, torch
+from rlvr.config import compose
+from rlvr.data import load_samples
+from rlvr.learner import Learner, collate, load_model, load_tokenizer
+from rlvr.rollout.base import SamplingParams
+from rlvr.rollout.hf import HFEngine
+cfg = compose(sys.argv[1:])
+tokenizer = load_tokenizer(cfg.model)
+learner = Learner(cfg, load_model(cfg.model, torch.device('cpu')), torch.device('cpu'))
+samples = load_samples(cfg.data, tokenizer)[:2]
+groups = HFEngine(learner.model, tokenizer).generate(samples, SamplingParams(n=2, max_tokens=4))
+rollouts = [r for g in groups for r in g]
+learner.step(collate(rollouts, torch.tensor([1.0, -1.0, 1.0, -1.0]), torch.ones(4), tokenizer.pad_token_id))
+print(int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1]) / 1024)
+"""
+
+
+def test_no_kl_costs_no_reference_model_memory(tiny_model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlvr.tiny.pretrain import TinyBaseSpec, model_config
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    spec = TinyBaseSpec(hidden_size=512, intermediate_size=2048, num_layers=6)
+    big = AutoModelForCausalLM.from_config(model_config(spec, len(tokenizer), tokenizer.eos_token_id))
+    model_mb = sum(p.numel() for p in big.parameters()) * 4 / 2**20  # ~76 MB in fp32
+    big.save_pretrained(tmp_path / "model")
+    # resident memory after one training step (which touches every weight it uses), KL off vs on
+    rss = {}
+    for beta in ("0.0", "0.05"):
+        overrides = tiny_overrides(tmp_path / "model", tmp_path / "run", f"algo.kl_beta={beta}")
+        overrides += [f"model.tokenizer={tiny_model_dir}", f"data.path={tiny_model_dir / 'train.jsonl'}"]
+        out = subprocess.run([sys.executable, "-c", MEASURE, *overrides], capture_output=True, text=True, check=True)
+        rss[beta] = float(out.stdout.strip().splitlines()[-1])
+    assert 0.8 * model_mb < rss["0.05"] - rss["0.0"] < 1.5 * model_mb, (rss, model_mb)

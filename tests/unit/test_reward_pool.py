@@ -1,0 +1,84 @@
+"""The reward API: references resolve, specs parse, and a broken reward function never stops scoring."""
+
+import time
+
+import pytest
+
+from rewards.pool import RewardPool, RewardSpec, specs_from_config
+from rewards.registry import RewardConfigError, resolve
+from tests.conftest import ROOT
+
+HELPERS = f"{ROOT}/tests/helpers/rewards.py"
+
+
+def test_resolve_builtin_module_and_file():
+    assert resolve("math_accuracy").__name__ == "math_accuracy"
+    assert resolve("rewards.format:boxed_format").__name__ == "boxed_format"
+    assert resolve("rewards.format.tag_count").__name__ == "tag_count"
+    assert resolve(f"{HELPERS}:digit_fraction")("12ab", {}) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("nonsense", "unknown reward function"),
+        ("/no/such/file.py:fn", "reward file not found"),
+        (f"{HELPERS}:missing", "no callable 'missing'"),
+        ("no_such_module:fn", "cannot import reward module"),
+    ],
+)
+def test_bad_references_are_config_errors(ref, message):
+    with pytest.raises(RewardConfigError, match=message):
+        resolve(ref)
+
+
+def test_specs_from_config():
+    specs = specs_from_config(
+        {
+            "math": {"fn": "math_accuracy", "weight": 2.0},
+            "custom": f"{HELPERS}:with_info",
+            "off": None,
+            "bonus": {"fn": f"{HELPERS}:with_info", "bonus": 0.25, "timeout_s": 3},
+        }
+    )
+    assert [(s.name, s.weight) for s in specs] == [("math", 2.0), ("custom", 1.0), ("bonus", 1.0)]
+    assert specs[2].kwargs == {"bonus": 0.25} and specs[2].timeout_s == 3.0
+    with pytest.raises(RewardConfigError, match="no reward function"):
+        specs_from_config({"custom": None})
+    with pytest.raises(RewardConfigError, match="timeout_s"):
+        specs_from_config({"m": {"fn": "math_accuracy", "timeout_s": 0}})
+
+
+@pytest.fixture(scope="module")
+def pool():
+    specs = [
+        RewardSpec("math", "math_accuracy"),
+        RewardSpec("bonus", f"{HELPERS}:with_info", kwargs={"bonus": 0.25}),
+    ]
+    with RewardPool(specs, workers=2) as p:
+        yield p
+
+
+def test_scores_and_infos(pool):
+    result = pool.score(["so \\boxed{4}", "\\boxed{5}"], [{"answer": "4"}, {"answer": "4"}])
+    assert result.rewards == [[1.0, 0.75], [0.0, 0.75]]
+    assert result.infos[0][1] == {"length": len("so \\boxed{4}")}
+    assert result.errors == {"math": 0, "bonus": 0}
+
+
+@pytest.mark.parametrize("fn", ["always_raises", "returns_nan", "returns_text", "exits_worker"])
+def test_a_broken_function_scores_zero_and_is_counted(pool, fn):
+    broken = [RewardSpec("broken", f"{HELPERS}:{fn}"), RewardSpec("math", "math_accuracy")]
+    result = pool.score(["\\boxed{4}"] * 3, [{"answer": "4"}] * 3, specs=broken)
+    assert result.rewards == [[0.0, 1.0]] * 3
+    assert result.errors["broken"] == 3 and result.timeouts["broken"] == 0
+    assert result.error_examples["broken"]
+
+
+def test_a_hanging_function_times_out_and_the_pool_recovers(pool):
+    hanging = [RewardSpec("hang", f"{HELPERS}:hangs", timeout_s=0.5)]
+    start = time.monotonic()
+    result = pool.score(["a", "b"], [{}, {}], specs=hanging)
+    assert result.rewards == [[0.0], [0.0]] and result.timeouts["hang"] == 2
+    assert time.monotonic() - start < 10
+    assert pool.score(["\\boxed{4}"], [{"answer": "4"}]).rewards == [[1.0, 0.75]]
