@@ -1,0 +1,256 @@
+"""Run untrusted, model-written Python in a bubblewrap sandbox with resource limits and a wall-clock kill.
+
+Layers, each stopping what the others might miss:
+
+* bubblewrap: new user, pid, network, IPC, UTS and cgroup namespaces (no network at all, no other process
+  visible or signalable), a read-only root built from `/usr` and the interpreter only (no `/etc`, no
+  `$HOME`, no project files), a private tmpfs `/tmp`, a scrubbed environment, all capabilities dropped,
+  `--die-with-parent`, and a new session (no terminal injection).
+* rlimits set before exec: CPU seconds, address space, processes, file size, open files, no core dumps.
+  When rlvr runs as root the sandbox also drops to `nobody`, because Linux does not enforce the process
+  limit for root (a fork bomb would otherwise only be stopped by the clock).
+* a wall clock: on timeout the whole process group is SIGKILLed; the pid namespace guarantees that
+  anything the program left behind, even a `setsid` child, dies with the namespace's init.
+* bounded output capture: reading stops (and the sandbox is killed) past `max_output_bytes`, so 1 GB of
+  stdout costs a megabyte, not a gigabyte.
+
+Without `bwrap` nothing runs unless the caller explicitly allows unsandboxed execution (rlimits and the
+clock still apply then, but not the isolation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+NOBODY = 65534
+
+
+class SandboxUnavailable(RuntimeError):
+    """bwrap is missing (or unusable) and unsandboxed execution was not allowed."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 5.0  # wall clock
+    memory_mb: int = 512  # address space per process
+    max_processes: int = 16  # tasks of the sandbox user (threads count)
+    max_file_mb: int = 16  # largest file the program may write (in its private /tmp)
+    max_open_files: int = 64
+    max_output_bytes: int = 1_000_000  # stdout + stderr kept; beyond this the program is killed
+
+    @property
+    def cpu_s(self) -> int:
+        return int(self.timeout_s) + 1
+
+
+@dataclass
+class ExecResult:
+    returncode: int | None  # None when killed before it exited on its own
+    stdout: str
+    stderr: str
+    timed_out: bool
+    killed: str | None  # "timeout", "output_limit" or None
+    wall_s: float
+    sandboxed: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.killed is None
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def default_python() -> str:
+    """The interpreter programs run with: the system one when it exists (readable by `nobody`, stdlib only,
+    none of the trainer's packages), else this interpreter's base installation."""
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+
+
+def _world_traversable(path: str) -> bool:
+    p = Path(path).resolve()
+    return all(os.stat(parent).st_mode & 0o001 for parent in [*reversed(p.parents), p.parent])
+
+
+def _tasks_of_user(uid: int) -> int:
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                continue
+    return count
+
+
+def _bwrap_args(python: str, program_dir: str) -> list[str]:
+    args = [
+        bwrap_path() or "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop", "ALL",
+        "--hostname", "sandbox",
+        "--clearenv",
+        "--setenv", "PATH", "/usr/bin:/bin",
+        "--setenv", "HOME", "/tmp",
+        "--setenv", "LANG", "C.UTF-8",
+        "--ro-bind", "/usr", "/usr",
+    ]  # fmt: skip
+    for top in ("/bin", "/lib", "/lib64", "/lib32", "/sbin"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    prefix = str(Path(python).resolve().parent.parent)
+    if not prefix.startswith("/usr"):
+        args += ["--ro-bind", prefix, prefix]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", program_dir, "/sandbox"]
+    args += ["--remount-ro", "/", "--chdir", "/tmp", "--"]
+    return args
+
+
+def _preexec(limits: Limits, drop_to: int | None, nproc: int):
+    def apply() -> None:
+        os.setsid()  # own process group: the wall-clock kill takes the whole group
+        mb = 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_mb * mb, limits.max_file_mb * mb))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if drop_to is not None:
+            os.setgroups([])
+            os.setgid(drop_to)
+            os.setuid(drop_to)
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+    return apply
+
+
+def _collect(proc: subprocess.Popen, stdin: bytes, limits: Limits) -> tuple[bytes, bytes, str | None]:
+    """Feed stdin, read stdout/stderr until exit, the deadline, or the output cap; returns (out, err, killed)."""
+    deadline = time.monotonic() + limits.timeout_s
+    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    total = 0
+    killed = None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    selector.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    try:
+        proc.stdin.write(stdin)
+        proc.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # the program did not read its input; not our failure
+    while selector.get_map():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            killed = "timeout"
+            break
+        for key, _ in selector.select(timeout=min(remaining, 0.25)):
+            data = os.read(key.fileobj.fileno(), 65536)
+            if not data:
+                selector.unregister(key.fileobj)
+                continue
+            keep = max(0, limits.max_output_bytes - total)
+            chunks[key.data].append(data[:keep])
+            total += len(data)
+            if total > limits.max_output_bytes:
+                killed = "output_limit"
+                break
+        if killed:
+            break
+    selector.close()
+    return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), killed
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_python(
+    program: str,
+    *,
+    stdin: str = "",
+    limits: Limits | None = None,
+    allow_unsandboxed: bool = False,
+    python: str | None = None,
+) -> ExecResult:
+    """Run `program` (Python source) under the sandbox and limits; never raises for what the program does."""
+    limits = limits or Limits()
+    python = python or default_python()
+    sandboxed = bwrap_path() is not None
+    if not sandboxed and not allow_unsandboxed:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed, so model-written code cannot be sandboxed: install it "
+            "(apt-get install bubblewrap) or set reward.code.allow_unsandboxed=true to run code unisolated"
+        )
+    drop_to = None
+    if os.geteuid() == 0:
+        if not _world_traversable(python):
+            raise SandboxUnavailable(
+                f"running as root, the sandbox drops to 'nobody', who cannot run {python}; "
+                "set reward.code.python to a system interpreter such as /usr/bin/python3"
+            )
+        drop_to = NOBODY
+    uid = drop_to if drop_to is not None else os.getuid()
+    # the process limit counts every task of the user; root's limit is moot (we dropped to nobody)
+    nproc = limits.max_processes + (_tasks_of_user(uid) if drop_to is None else 0)
+    with tempfile.TemporaryDirectory(prefix="rlvr-sandbox-") as program_dir:
+        os.chmod(program_dir, 0o755)
+        main = Path(program_dir) / "main.py"
+        main.write_text(program)
+        os.chmod(main, 0o644)
+        if sandboxed:
+            command = [*_bwrap_args(python, program_dir), python, "-I", "-B", "/sandbox/main.py"]
+            env = {"PATH": "/usr/bin:/bin"}
+            cwd = "/"
+        else:
+            command = [python, "-I", "-B", str(main)]
+            env = {"PATH": "/usr/bin:/bin", "HOME": program_dir, "LANG": "C.UTF-8"}
+            cwd = program_dir
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            preexec_fn=_preexec(limits, drop_to, nproc),
+            close_fds=True,
+        )
+        try:
+            out, err, killed = _collect(proc, stdin.encode(), limits)
+        finally:
+            _kill_group(proc)  # whatever is still running in the group (the pid namespace takes the rest)
+            proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                stream.close()
+        wall = time.monotonic() - start
+    return ExecResult(
+        returncode=None if killed else proc.returncode,
+        stdout=out.decode(errors="replace"),
+        stderr=err.decode(errors="replace"),
+        timed_out=killed == "timeout",
+        killed=killed,
+        wall_s=wall,
+        sandboxed=sandboxed,
+    )

@@ -1,0 +1,207 @@
+"""Hostile programs against the code sandbox. Every test also checks that nothing is left running.
+
+Traffic goes to loopback only; files are created under pytest's temporary directories and $HOME only for
+the duration of a test.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rewards import sandbox
+from rewards.code import execute
+from rewards.sandbox import SandboxUnavailable
+
+pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bwrap missing: `make test` installs it")
+
+
+def sandbox_processes() -> list[str]:
+    """Host processes running a sandboxed program (every one has /sandbox/main.py in its command line)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if "/sandbox/main.py" in cmdline and str(os.getpid()) != entry.name:
+                found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind():
+    yield
+    deadline = time.monotonic() + 3.0
+    while sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sandbox_processes() == []
+
+
+def test_a_normal_program_runs():
+    result = execute("print(sum(map(int, input().split())))", stdin="2 40")
+    assert result.ok and result.stdout == "42\n" and result.sandboxed
+
+
+def test_fork_bomb():
+    start = time.monotonic()
+    result = execute(
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", timeout_s=2
+    )
+    assert not result.ok and time.monotonic() - start < 10
+    assert subprocess.run(["true"]).returncode == 0  # the host can still start processes
+
+
+def test_memory_bomb():
+    start = time.monotonic()
+    result = execute("blocks = []\nwhile True:\n    blocks.append(bytearray(50 * 2**20))\n", memory_mb=256)
+    assert not result.ok and "MemoryError" in result.stderr
+    assert time.monotonic() - start < 5
+
+
+def test_one_huge_allocation():
+    result = execute("x = bytearray(10**10)", memory_mb=256)
+    assert "MemoryError" in result.stderr
+
+
+def test_infinite_loop_is_killed_at_the_deadline():
+    result = execute("while True:\n    pass\n", timeout_s=1)
+    assert result.timed_out and result.killed == "timeout" and result.returncode is None
+    assert 0.9 < result.wall_s < 3
+
+
+def test_sleeping_past_the_limit():
+    result = execute("import time\ntime.sleep(60)\nprint('woke')", timeout_s=1)
+    assert result.timed_out and "woke" not in result.stdout and result.wall_s < 3
+
+
+def test_detached_busy_child_dies_with_the_sandbox():
+    program = "import os\nif os.fork() == 0:\n    os.setsid()\n    while True:\n        pass\nprint('parent exits')\n"
+    result = execute(program, timeout_s=3)
+    assert "parent exits" in result.stdout
+    # the autouse fixture asserts the spinning child is gone
+
+
+def test_gigabyte_of_stdout_is_cut_off():
+    program = "import sys\nchunk = 'x' * 2**20\nfor _ in range(1024):\n    sys.stdout.write(chunk)\n"
+    start = time.monotonic()
+    result = execute(program, timeout_s=20)
+    assert result.killed == "output_limit"
+    assert len(result.stdout) <= 1_000_000 and time.monotonic() - start < 10
+
+
+def test_files_outside_the_sandbox_cannot_be_written_or_deleted(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    program = f"""
+import os
+for action in (lambda: open({str(victim)!r}, 'w').write('pwned'), lambda: os.remove({str(victim)!r}),
+               lambda: open('/usr/pwned', 'w').write('x'), lambda: os.remove('/sandbox/main.py')):
+    try:
+        action()
+        print('succeeded')
+    except OSError as exc:
+        print('refused', type(exc).__name__)
+open('/tmp/inside.txt', 'w').write('private tmp is fine')
+print(open('/tmp/inside.txt').read())
+"""
+    result = execute(program)
+    assert result.ok and "succeeded" not in result.stdout
+    assert result.stdout.count("refused") == 4 and "private tmp is fine" in result.stdout
+    assert victim.read_text() == "keep me"
+    assert not Path("/usr/pwned").exists() and not Path("/tmp/inside.txt").exists()
+
+
+def test_host_environment_and_home_are_invisible(monkeypatch):
+    monkeypatch.setenv("RLVR_SECRET_TOKEN", "hunter2")
+    home_secret = Path.home() / f".rlvr_sandbox_test_{os.getpid()}"
+    home_secret.write_text("private key")
+    try:
+        program = f"""
+import os
+print(sorted(os.environ))
+print('token' if 'hunter2' in str(os.environ) else 'no token')
+for path in ({str(home_secret)!r}, os.path.expanduser('~/.bashrc'), '/etc/passwd', '/proc/1/environ'):
+    try:
+        print('read', path, open(path).read()[:20])
+    except OSError as exc:
+        print('cannot read', path, type(exc).__name__)
+"""
+        result = execute(program)
+    finally:
+        home_secret.unlink()
+    assert result.ok, result.stderr
+    assert "no token" in result.stdout and "hunter2" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert "private key" not in result.stdout
+    assert f"cannot read {home_secret} FileNotFoundError" in lines  # it tried, and could not
+    assert "cannot read /etc/passwd FileNotFoundError" in lines
+
+
+def test_no_network_even_to_loopback():
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    program = f"""
+import socket
+try:
+    socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'exfiltrated')
+    print('connected')
+except OSError as exc:
+    print('no network', type(exc).__name__)
+"""
+    result = execute(program)
+    with pytest.raises(TimeoutError):
+        listener.accept()
+    listener.close()
+    assert "no network" in result.stdout and "connected" not in result.stdout
+
+
+def test_killing_the_parent_or_the_trainer_does_nothing():
+    program = f"""
+import os, signal
+for pid in (os.getppid(), 1, {os.getpid()}, -1):
+    try:
+        os.kill(pid, signal.SIGKILL)
+        print('sent', pid)
+    except OSError as exc:
+        print('refused', pid, type(exc).__name__)
+print('still here')
+"""
+    result = execute(program)
+    assert "refused " + str(os.getpid()) in result.stdout  # the trainer's pid does not even exist in there
+    # we are alive to assert this; the sandbox's own init ignores signals from inside its namespace
+
+
+def test_ctypes_tricks():
+    sentinel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        program = """
+import ctypes, os
+libc = ctypes.CDLL(None)
+print('setuid', libc.setuid(0), 'uid', os.getuid())
+print('kill all', libc.kill(-1, 9))
+ctypes.string_at(0)
+"""
+        result = execute(program)
+        assert sentinel.poll() is None  # a host process survives kill(-1, SIGKILL) from the sandbox
+    finally:
+        sentinel.send_signal(signal.SIGKILL)
+        sentinel.wait()
+    assert result.returncode != 0  # the segfault (or its own kill) ended the program, nothing else
+
+
+def test_missing_bwrap_refuses_unless_allowed(monkeypatch):
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    with pytest.raises(SandboxUnavailable, match="allow_unsandboxed"):
+        execute("print(1)")
+    result = execute("print(1)", allow_unsandboxed=True)
+    assert result.ok and result.stdout == "1\n" and not result.sandboxed
