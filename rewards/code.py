@@ -89,3 +89,13 @@ def code_pass_rate(
             result = execute(program, stdin=stdin, **options)
             passed += result.ok and _normalize_output(result.stdout) == _normalize_output(expected)
     return passed / len(tests), {"passed": passed, "total": len(tests)}
+
+
+def _preflight(*, allow_unsandboxed: bool = False, python: str | None = None, **_: Any) -> None:
+    """Refuse before training starts, not on every rollout, when code cannot be run safely."""
+    result = execute("print('ok')", allow_unsandboxed=allow_unsandboxed, **({"python": python} if python else {}))
+    if not result.ok:
+        raise RuntimeError(f"the code sandbox cannot run a trivial program: {result.stderr.strip()[-300:]}")
+
+
+code_pass_rate.preflight = _preflight  # type: ignore[attr-defined]

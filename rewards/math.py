@@ -118,10 +118,27 @@ def normalize(answer: str) -> str:
     s = re.sub(r"_\{(\w+)\}", r"_\1", s)  # 52_{8} -> 52_8
     s = _braces_for_shorthand(s)
     s = re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
+    s = inequality_as_interval(s)
     m = _UNIT_WORD.match(s)  # "5.4 cents", "864 inches^2": a value followed by unit words
     if m and not re.search(r"[a-zA-Z]", m.group("value").replace("\\frac", "").replace("\\sqrt", "")):
         s = m.group("value").strip()
     return s
+
+
+_LESS = r"(?P<{0}>\\leqslant|\\leq|\\le|<)"
+_CHAIN = re.compile(
+    r"^(?P<low>[^<>=]+?)\s*" + _LESS.format("op1") + r"\s*[a-zA-Z]\s*" + _LESS.format("op2") + r"\s*(?P<high>[^<>=]+)$"
+)
+
+
+def inequality_as_interval(text: str) -> str:
+    """`-2 \\le x \\le 7` -> `[-2, 7]`, `1 < x \\le 3` -> `(1, 3]`: the same set, in interval notation."""
+    m = _CHAIN.match(text)
+    if not m:
+        return text
+    left = "(" if m.group("op1") == "<" else "["
+    right = ")" if m.group("op2") == "<" else "]"
+    return f"{left}{m.group('low').strip()}, {m.group('high').strip()}{right}"
 
 
 def strip_assignment(text: str) -> str:

@@ -94,7 +94,13 @@ class RewardPool:
         if not specs:
             raise ValueError("at least one reward function is needed")
         for spec in specs:
-            resolve(spec.fn)  # fail now, in the parent, on a bad reference
+            fn = resolve(spec.fn)  # fail now, in the parent, on a bad reference
+            preflight = getattr(fn, "preflight", None)
+            if preflight is not None:  # e.g. the code reward checks that it can sandbox before any rollout
+                try:
+                    preflight(**spec.kwargs)
+                except Exception as exc:
+                    raise RewardConfigError(f"reward.{spec.name}: {exc}") from None
         self.specs = specs
         # forkserver: a clean, small parent to fork workers from (never fork the learner with its threads).
         self._pool = ProcessPool(max_workers=max(1, workers), context=multiprocessing.get_context("forkserver"))

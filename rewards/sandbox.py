@@ -7,8 +7,9 @@ Layers, each stopping what the others might miss:
   `$HOME`, no project files), a private tmpfs `/tmp`, a scrubbed environment, all capabilities dropped,
   `--die-with-parent`, and a new session (no terminal injection).
 * rlimits set before exec: CPU seconds, address space, processes, file size, open files, no core dumps.
-  When rlvr runs as root the sandbox also drops to `nobody`, because Linux does not enforce the process
-  limit for root (a fork bomb would otherwise only be stopped by the clock).
+  When rlvr runs as root each execution also drops to its own unprivileged uid, because Linux does not
+  enforce the process limit for root (a fork bomb would otherwise only be stopped by the clock), and a
+  shared uid would let one fork bomb starve the sandboxes running beside it.
 * a wall clock: on timeout the whole process group is SIGKILLed; the pid namespace guarantees that
   anything the program left behind, even a `setsid` child, dies with the namespace's init.
 * bounded output capture: reading stops (and the sandbox is killed) past `max_output_bytes`, so 1 GB of
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import secrets
 import selectors
 import shutil
 import signal
@@ -33,7 +35,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-NOBODY = 65534
+# When rlvr runs as root, each execution runs as a fresh unprivileged uid from this range, so the process limit
+# of one program (RLIMIT_NPROC counts every task of a uid) is never shared with a concurrent one.
+SANDBOX_UID_BASE = 200_000
+SANDBOX_UID_SPAN = 1_000_000
 
 
 class SandboxUnavailable(RuntimeError):
@@ -74,7 +79,7 @@ def bwrap_path() -> str | None:
 
 
 def default_python() -> str:
-    """The interpreter programs run with: the system one when it exists (readable by `nobody`, stdlib only,
+    """The interpreter programs run with: the system one when it exists (readable by any uid, stdlib only,
     none of the trainer's packages), else this interpreter's base installation."""
     for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
         if os.access(candidate, os.X_OK):
@@ -180,9 +185,30 @@ def _collect(proc: subprocess.Popen, stdin: bytes, limits: Limits) -> tuple[byte
     return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), killed
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _stop(proc: subprocess.Popen, killed: str | None, grace_s: float) -> None:
+    """End the sandbox and reap it. Kill order matters: the namespace's init (bwrap's child) first, which
+    takes every process in the namespace with it, so the outer bwrap can reap it and exit; killing the
+    outer bwrap first would orphan the init to a pid 1 that may be slow to reap (zombies hold the uid's
+    process count)."""
+    if killed is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace_s)  # output closed: the program is exiting, let bwrap finish normally
+    if proc.poll() is None:
+        for child in _children(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2.0)
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # anything left in the group (unsandboxed runs)
+    proc.wait()
 
 
 def run_python(
@@ -206,12 +232,12 @@ def run_python(
     if os.geteuid() == 0:
         if not _world_traversable(python):
             raise SandboxUnavailable(
-                f"running as root, the sandbox drops to 'nobody', who cannot run {python}; "
+                f"running as root, the sandbox drops to an unprivileged uid, which cannot run {python}; "
                 "set reward.code.python to a system interpreter such as /usr/bin/python3"
             )
-        drop_to = NOBODY
+        drop_to = SANDBOX_UID_BASE + secrets.randbelow(SANDBOX_UID_SPAN)
     uid = drop_to if drop_to is not None else os.getuid()
-    # the process limit counts every task of the user; root's limit is moot (we dropped to nobody)
+    # the process limit counts every task of the user; a fresh uid has none yet
     nproc = limits.max_processes + (_tasks_of_user(uid) if drop_to is None else 0)
     with tempfile.TemporaryDirectory(prefix="rlvr-sandbox-") as program_dir:
         os.chmod(program_dir, 0o755)
@@ -237,11 +263,11 @@ def run_python(
             preexec_fn=_preexec(limits, drop_to, nproc),
             close_fds=True,
         )
+        killed = "error"
         try:
             out, err, killed = _collect(proc, stdin.encode(), limits)
         finally:
-            _kill_group(proc)  # whatever is still running in the group (the pid namespace takes the rest)
-            proc.wait()
+            _stop(proc, killed, grace_s=max(0.1, limits.timeout_s - (time.monotonic() - start)))
             for stream in (proc.stdout, proc.stderr):
                 stream.close()
         wall = time.monotonic() - start

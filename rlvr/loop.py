@@ -114,7 +114,12 @@ class Trainer:
             rewards = [[*row, float(p)] for row, p in zip(rewards, penalty, strict=True)]
         n = params.n
         return [
-            Group(sample=g[0].sample, rollouts=g, rewards=rewards[i * n : (i + 1) * n])
+            Group(
+                sample=g[0].sample,
+                rollouts=g,
+                rewards=rewards[i * n : (i + 1) * n],
+                reward_infos=scored.infos[i * n : (i + 1) * n],
+            )
             for i, g in enumerate(rollout_groups)
         ]
 
@@ -220,6 +225,13 @@ class Trainer:
                     "answer": g.sample.answer,
                     "completion": r.completion,
                     "rewards": dict(zip(self.reward_names, g.rewards[0], strict=True)),
+                    "reward_infos": {
+                        name: info
+                        for name, info in zip(
+                            self.pool.names, g.reward_infos[0] if g.reward_infos else [], strict=False
+                        )
+                        if info
+                    },
                     "finish_reason": r.finish_reason,
                 }
             )

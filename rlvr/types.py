@@ -54,11 +54,13 @@ class Rollout:
 
 @dataclass
 class Group:
-    """The rollouts of one sample and their rewards: `rewards[i][k]` is reward function k on rollout i."""
+    """The rollouts of one sample and their rewards: `rewards[i][k]` is reward function k on rollout i
+    (`reward_infos[i][k]` the details it returned, if any)."""
 
     sample: Sample
     rollouts: list[Rollout]
     rewards: list[list[float]]
+    reward_infos: list[list[dict[str, Any] | None]] = field(default_factory=list)
 
     @property
     def is_constant(self) -> bool:

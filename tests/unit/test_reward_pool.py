@@ -82,3 +82,16 @@ def test_a_hanging_function_times_out_and_the_pool_recovers(pool):
     assert result.rewards == [[0.0], [0.0]] and result.timeouts["hang"] == 2
     assert time.monotonic() - start < 10
     assert pool.score(["\\boxed{4}"], [{"answer": "4"}]).rewards == [[1.0, 0.75]]
+
+
+def test_rewards_import_without_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None\n"  # any `import torch` now raises ImportError
+        "import rewards.math, rewards.symbolic, rewards.code, rewards.sandbox, rewards.format, rewards.pool\n"
+        "assert rewards.math.grade('\\\\boxed{\\\\frac{1}{2}}', '0.5')\n"
+        "assert rewards.math.grade('\\\\boxed{2\\\\sqrt{5}}', '\\\\sqrt{20}')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
