@@ -5,7 +5,8 @@
     rlvr train --help                                   # config groups and options
 
 User mistakes (bad paths, malformed data, invalid values) end with one `error: ...` line and exit code 2;
-Hydra reports unknown keys itself (exit code 1). Bugs keep their traceback.
+Hydra reports unknown keys itself (exit code 1); a run the monitor gave up on (too many rollbacks) ends with
+one `stopped: ...` line and exit code 3. Bugs keep their traceback.
 """
 
 from __future__ import annotations
@@ -50,10 +51,15 @@ def run_hydra(config_name: str, task: Callable, argv: list[str]) -> None:
     register_configs()
     errors = _user_errors()
 
+    from rlvr.errors import TrainingStopped
+
     @hydra.main(version_base=None, config_path=str(recipes_dir()), config_name=config_name)
     def _main(cfg: DictConfig) -> None:
         try:
             task(cfg)
+        except TrainingStopped as exc:
+            print(f"stopped: {exc}", file=sys.stderr)
+            sys.exit(3)
         except errors as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
@@ -64,14 +70,14 @@ def run_hydra(config_name: str, task: Callable, argv: list[str]) -> None:
 
 def train_task(cfg) -> None:
     from rlvr.config import to_config
-    from rlvr.loop import train
+    from rlvr.run import train
 
     train(to_config(cfg))
 
 
 def eval_task(cfg) -> None:
     from rlvr.config import to_config
-    from rlvr.loop import evaluate_only
+    from rlvr.run import evaluate_only
 
     evaluate_only(to_config(cfg))
 

@@ -198,9 +198,61 @@ class TrackingConfig:
 
 @dataclass
 class CheckpointConfig:
-    every: int = 0  #: save every N steps; 0 = only at the end
+    every: int = 0  #: save every N steps; 0 = only at the start (rollback target) and the end
     keep: int = 2  #: keep the newest K checkpoints, plus the last good one
-    save_final: bool = True
+    save_final: bool = True  #: also export the final model with save_pretrained to run_dir/model
+
+    def __post_init__(self) -> None:
+        if self.every < 0 or self.keep < 1:
+            raise ConfigError("checkpoint.every must be >= 0 and checkpoint.keep >= 1")
+
+
+@dataclass
+class RuleConfig:
+    """One collapse rule: fires after `patience` consecutive steps in violation."""
+
+    enabled: bool = True
+    patience: int = 1
+    threshold: float = 0.0  #: the rule's absolute limit (see MonitorConfig for its meaning per rule)
+    factor: float = 0.0  #: the rule's relative limit against its running median or best average
+
+
+@dataclass
+class MonitorConfig:
+    """Collapse detection and automatic rollback (defaults chosen to stay silent on healthy noisy runs)."""
+
+    enabled: bool = True
+    max_rollbacks: int = 3  #: then stop with a clear message (exit code 3)
+    good_after: int = 2  #: a checkpoint is "good" once this many steps after it passed the monitor
+    warmup: int = 5  #: steps of history before the relative rules (medians, best averages) apply
+    window: int = 20  #: running-median window for the relative rules
+    average: int = 3  #: moving-average window of reward_drop and format_collapse
+    mitigation: list[str] = field(default_factory=lambda: ["lr_factor", "skip_batch"])  #: lr_factor|skip_batch|reseed
+    lr_factor: float = 0.5  #: learning-rate multiplier applied at each rollback (mitigation lr_factor)
+    #: NaN/Inf in the loss or the gradients
+    nan: RuleConfig = field(default_factory=lambda: RuleConfig(patience=1))
+    #: grad norm above factor x its running median
+    grad_norm_spike: RuleConfig = field(default_factory=lambda: RuleConfig(patience=1, factor=10.0))
+    #: reward moving average below (1 - threshold) x its best moving average (once the best >= factor)
+    reward_drop: RuleConfig = field(default_factory=lambda: RuleConfig(patience=3, threshold=0.5, factor=0.1))
+    #: mean token entropy below threshold (nats)
+    entropy_collapse: RuleConfig = field(default_factory=lambda: RuleConfig(patience=3, threshold=1e-3))
+    #: mean token entropy above factor x its running median
+    entropy_blowup: RuleConfig = field(default_factory=lambda: RuleConfig(patience=2, factor=4.0))
+    #: KL of the update (old policy to new) or to the reference: above threshold, or above factor x median
+    kl_spike: RuleConfig = field(default_factory=lambda: RuleConfig(patience=1, threshold=1.0, factor=50.0))
+    #: fraction of rollouts cut at max_tokens above threshold (runaway length)
+    length_runaway: RuleConfig = field(default_factory=lambda: RuleConfig(patience=3, threshold=0.8))
+    #: like reward_drop, for each format reward listed in format_rewards
+    format_collapse: RuleConfig = field(default_factory=lambda: RuleConfig(patience=3, threshold=0.5, factor=0.3))
+    format_rewards: list[str] = field(default_factory=lambda: ["format", "think", "tag_count"])
+
+    def __post_init__(self) -> None:
+        unknown = set(self.mitigation) - {"lr_factor", "skip_batch", "reseed"}
+        if unknown:
+            raise ConfigError(f"monitor.mitigation: unknown {sorted(unknown)}; use lr_factor, skip_batch, reseed")
+        if self.max_rollbacks < 0 or self.good_after < 1:
+            raise ConfigError("monitor.max_rollbacks must be >= 0 and monitor.good_after >= 1")
 
 
 @dataclass
@@ -217,6 +269,11 @@ class TrainConfig:
     reward_workers: int = 2  #: processes that run reward functions
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    resume: str = "none"  #: none | auto (newest complete checkpoint of run_dir) | a checkpoint directory
+    #: fault injection for tests and rehearsals: +fault.nan_at_step=N, +fault.lr_spike_at_step=N,
+    #: +fault.kill_at_step=N (+fault.kill_point=save to die while writing that step's checkpoint)
+    fault: dict[str, Any] = field(default_factory=dict)
     steps: int = 50  #: optimizer steps (GRPO iterations)
     prompts_per_step: int = 8  #: prompts per step; each yields rollout.group_size rollouts
     seed: int = 0

@@ -180,8 +180,26 @@ class Learner:
         for start in range(0, size, mb):
             yield slice(start, min(size, start + mb))
 
-    def step(self, batch: TrainBatch) -> dict[str, float]:
-        """One optimizer step (or `algo.num_iterations` of them) on `batch`; returns `learn/*` metrics."""
+    def scale_lr(self, factor: float) -> None:
+        """Multiply the learning rate, now and for the rest of the schedule (rollback mitigation)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] *= factor
+            group["initial_lr"] *= factor
+        self.scheduler.base_lrs = [lr * factor for lr in self.scheduler.base_lrs]
+
+    @torch.no_grad()
+    def _update_kl(self, mb: TrainBatch, old_logprobs: torch.Tensor) -> float:
+        """How far the update moved the policy: k3 estimate of KL(old || new) on the first micro-batch."""
+        new_logprobs, _ = self._forward(self.model, mb)
+        log_ratio = new_logprobs - old_logprobs
+        kl = torch.exp(log_ratio) - log_ratio - 1
+        mask = mb.loss_mask
+        return float((kl * mask).sum() / mask.sum().clamp(min=1.0))
+
+    def step(self, batch: TrainBatch, lr_multiplier: float = 1.0) -> dict[str, float]:
+        """One optimizer step (or `algo.num_iterations` of them) on `batch`; returns `learn/*` metrics.
+
+        `lr_multiplier` scales this step's learning rate only (fault injection rehearses an LR spike)."""
         algo = self.cfg.algo
         batch = batch.select(slice(None))
         for name in batch.__dataclass_fields__:
@@ -203,6 +221,11 @@ class Learner:
         tokens = float(batch.loss_mask.sum())
         nonfinite = 0
         grad_norm = torch.tensor(0.0)
+        first_part = next(self._micro_batches(batch.size))
+        first_old: torch.Tensor | None = None
+        if lr_multiplier != 1.0:
+            for group in self.optimizer.param_groups:
+                group["lr"] *= lr_multiplier  # the scheduler's next step restores the scheduled value
         self.model.train()
         for iteration in range(algo.num_iterations):
             self.optimizer.zero_grad(set_to_none=True)
@@ -210,6 +233,8 @@ class Learner:
                 mb = batch.select(part)
                 logprobs, entropy = self._forward(self.model, mb, with_entropy=iteration == 0)
                 old_lp = old.get(part.start, logprobs.detach())
+                if iteration == 0 and part.start == first_part.start:
+                    first_old = old_lp
                 weights = tis_weights(old_lp, mb.sampling_logprobs, algo.tis_cap) if algo.tis_cap > 0 else None
                 loss, metrics = policy_loss(
                     logprobs,
@@ -248,11 +273,13 @@ class Learner:
                 self.optimizer.zero_grad(set_to_none=True)  # never let NaN/Inf reach the weights
                 continue
             self.optimizer.step()
-        lr = self.scheduler.get_last_lr()[0]
+        lr = self.optimizer.param_groups[0]["lr"]
+        update_kl = self._update_kl(batch.select(first_part), first_old) if first_old is not None else 0.0
         self._advance_schedule()
         self.version += 1
         return {
             **sums,
+            "learn/update_kl": update_kl,
             "learn/grad_norm": float(grad_norm),
             "learn/lr": lr,
             "learn/tokens": tokens,

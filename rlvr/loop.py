@@ -1,30 +1,29 @@
-"""The GRPO loop: sample -> rollout -> score -> filter -> advantage -> learn -> sync -> watch.
+"""The GRPO step: sample -> rollout -> score -> filter -> advantage -> learn -> sync.
 
-`train(cfg)` sets the run up and repeats `Trainer.step`; each stage is a few lines over the types of
-`rlvr.types` and calls into the module that owns the detail.
+`Trainer.step` is one iteration, each stage a few lines over the types of `rlvr.types` that calls into the
+module owning the detail. `rlvr.run` repeats it, with evaluation, checkpoints, the monitor and rollback.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from rewards.pool import RewardPool, RewardSpec, specs_from_config
+from rewards.pool import RewardPool, RewardSpec
 from rlvr.algo import compute_advantages, informative_groups, overlong_loss_mask, soft_overlong_penalty
 from rlvr.config import TrainConfig, ZeroVariance
-from rlvr.data import PromptSampler, load_samples
+from rlvr.data import PromptSampler
 from rlvr.evaluate import EvalResult, evaluate
-from rlvr.learner import Learner, collate, load_model, load_tokenizer, resolve_device
+from rlvr.faults import Faults
+from rlvr.learner import Learner, collate
 from rlvr.rollout.base import RolloutEngine, SamplingParams
 from rlvr.rollout.hf import HFEngine
-from rlvr.tracking import Tracker, plot_metrics
+from rlvr.tracking import Tracker
 from rlvr.types import Group, Rollout, Sample, TrainBatch
 
 
@@ -70,6 +69,7 @@ class Trainer:
         sampler: PromptSampler,
         tracker: Tracker,
         pad_id: int,
+        faults: Faults | None = None,
     ):
         self.cfg = cfg
         self.learner = learner
@@ -78,6 +78,8 @@ class Trainer:
         self.sampler = sampler
         self.tracker = tracker
         self.pad_id = pad_id
+        self.faults = faults or Faults()
+        self.seed_offset = 0  # bumped by the "reseed" rollback mitigation
         self.reward_names = pool.names + (["overlong_penalty"] if cfg.algo.overlong == "soft_penalty" else [])
         self.reward_weights = pool.weights + ([1.0] if cfg.algo.overlong == "soft_penalty" else [])
 
@@ -90,7 +92,7 @@ class Trainer:
             top_k=r.top_k,
             max_tokens=r.max_tokens,
             stop=tuple(r.stop),
-            seed=self.cfg.seed * 1_000_003 + step * 101 + round_,
+            seed=self.cfg.seed * 1_000_003 + step * 101 + round_ + self.seed_offset * 7_919,
         )
 
     # 1-3. sample prompts, generate rollouts, score them -------------------------------------------------
@@ -163,14 +165,17 @@ class Trainer:
         collected = self.collect_groups(step)
         rollouts: list[Rollout] = [r for g in collected.groups for r in g.rollouts]
         advantages = self.advantages(collected.groups)
+        self.faults.maybe_kill(step, "step")
         # 6. learn
         learn_start = time.perf_counter()
         if rollouts:
             truncated = torch.tensor([r.truncated for r in rollouts])
             batch = collate(rollouts, advantages, overlong_loss_mask(truncated, self.cfg.algo.overlong), self.pad_id)
-            learn = self.learner.step(batch)
         else:
-            learn = self.learner.step(collate_empty())
+            batch = collate_empty()
+        if self.faults.nan(step):
+            batch.advantages.fill_(float("nan"))
+        learn = self.learner.step(batch, lr_multiplier=self.faults.lr_spike(step))
         learn_s = time.perf_counter() - learn_start
         # 7. sync the engine to the new weights
         sync = {}
@@ -276,110 +281,3 @@ def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples:
         seed=cfg.seed,
     )
     return evaluate(engine, samples, params, scorer, batch_size=e.batch_size)
-
-
-def train(cfg: TrainConfig) -> dict[str, Any]:
-    """Run a whole training job; returns (and writes to run_dir/summary.json) the run summary."""
-    wall_start = time.time()
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed)
-    run_dir = Path(cfg.run_dir)
-    tokenizer = load_tokenizer(cfg.model)
-    # Data and rewards first: a bad path or reward reference fails in a second, not after model loading.
-    train_samples = load_samples(cfg.data, tokenizer)
-    eval_samples = load_samples(cfg.eval.data, tokenizer) if cfg.eval.data is not None else []
-    specs = specs_from_config(cfg.reward)
-    device = resolve_device(cfg.model.device)
-    learner = Learner(cfg, load_model(cfg.model, device), device)
-    engine = make_engine(cfg, learner, tokenizer)
-    sampler = PromptSampler(train_samples, shuffle=cfg.data.shuffle, seed=cfg.seed)
-    tracker = Tracker(run_dir, cfg.tracking, cfg.steps)
-    summary: dict[str, Any] = {"run_dir": str(run_dir), "steps": 0}
-    try:
-        with RewardPool(specs, cfg.reward_workers) as pool:
-            trainer = Trainer(cfg, learner, engine, pool, sampler, tracker, tokenizer.pad_token_id)
-            if eval_samples and cfg.eval.before_training:
-                before = run_eval(cfg, engine, pool, eval_samples)
-                tracker.log(0, before.metrics())
-                summary.update(accuracy_before=before.accuracy, length_before=before.mean_length)
-            for step in range(1, cfg.steps + 1):
-                metrics = trainer.step(step)
-                if eval_samples and cfg.eval.every and step % cfg.eval.every == 0 and step != cfg.steps:
-                    metrics.update(run_eval(cfg, engine, pool, eval_samples).metrics())
-                tracker.log(step, metrics)
-                summary["steps"] = step
-                summary["train_reward_last"] = metrics["reward/mean"]
-            if eval_samples and cfg.eval.after_training:
-                after = run_eval(cfg, engine, pool, eval_samples)
-                tracker.log(cfg.steps, after.metrics())
-                summary.update(accuracy_after=after.accuracy, length_after=after.mean_length)
-                (run_dir / "eval_after.json").write_text(json.dumps(after.summary(), indent=2))
-    finally:
-        tracker.close()
-        engine.close()
-    summary["wall_s"] = round(time.time() - wall_start, 1)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    plot_metrics(run_dir / "metrics.jsonl", run_dir / "metrics.png")
-    if "accuracy_before" in summary or "accuracy_after" in summary:
-        print_summary(tracker, summary)
-    return summary
-
-
-def print_summary(tracker: Tracker, summary: dict[str, Any]) -> None:
-    def pct(key: str) -> str:
-        return f"{100 * summary[key]:.1f}%" if key in summary else "-"
-
-    def num(key: str) -> str:
-        return f"{summary[key]:.1f}" if key in summary else "-"
-
-    tracker.table(
-        f"held-out evaluation ({summary['run_dir']})",
-        ["", "accuracy", "mean response length (tokens)"],
-        [
-            ["before training", pct("accuracy_before"), num("length_before")],
-            [f"after {summary['steps']} GRPO steps", pct("accuracy_after"), num("length_after")],
-        ],
-    )
-    tracker.message(f"wall time {summary['wall_s']:.0f}s; metrics, plot and summary in {summary['run_dir']}/")
-
-
-def evaluate_only(cfg: TrainConfig) -> EvalResult:
-    """`rlvr eval`: load the model, evaluate it on `eval.data`, write eval.json, print a table."""
-    from rlvr.errors import ConfigError
-
-    if cfg.eval.data is None:
-        raise ConfigError("rlvr eval needs eval.data.path (a local .json/.jsonl/.parquet or a hub dataset name)")
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed)
-    run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = load_tokenizer(cfg.model)
-    samples = load_samples(cfg.eval.data, tokenizer)
-    device = resolve_device(cfg.model.device)
-    learner = Learner(cfg, load_model(cfg.model, device), device)
-    engine = make_engine(cfg, learner, tokenizer)
-    tracker = Tracker(run_dir, cfg.tracking, 0)
-    try:
-        with RewardPool(specs_from_config(cfg.reward), cfg.reward_workers) as pool:
-            result = run_eval(cfg, engine, pool, samples)
-    finally:
-        engine.close()
-        tracker.close()
-    (run_dir / "eval.json").write_text(json.dumps({**result.summary(), "records": result.records}, indent=2))
-    rows = [["accuracy (pass@1)", f"{100 * result.accuracy:.1f}%"]]
-    rows += [[f"pass@{k}", f"{100 * v:.1f}%"] for k, v in result.pass_at.items() if k > 1]
-    rows += [[f"maj@{k}", f"{100 * v:.1f}%"] for k, v in result.maj_at.items() if k > 1]
-    rows += [
-        ["mean response length", f"{result.mean_length:.1f} tokens"],
-        ["no answer", f"{100 * result.no_answer:.1f}%"],
-    ]
-    rows += [[f"subject {k}", f"{100 * v:.1f}%"] for k, v in result.by_subject.items()]
-    rows += [[f"level {k}", f"{100 * v:.1f}%"] for k, v in result.by_level.items()]
-    tracker.table(
-        f"evaluation of {cfg.model.path} on {cfg.eval.data.path} ({result.n_problems} problems)",
-        ["metric", "value"],
-        rows,
-    )
-    return result

@@ -95,9 +95,19 @@ class Tracker:
             )
 
     def event(self, step: int, event: str, **fields: Any) -> None:
-        """A discrete event (rollback, skipped step, restart) in metrics.jsonl and on the console."""
-        self.log(step, {"event": event, **fields})
-        self.message(f"[step {step}] {event}: " + ", ".join(f"{k}={v}" for k, v in fields.items()))
+        """A discrete event (rollback, resume) in metrics.jsonl, on the console, and in wandb (a counter, the
+        numeric fields, and the text as a warning line in the run's log)."""
+        text = f"[step {step}] {event}: " + ", ".join(f"{k}={v}" for k, v in fields.items())
+        record = {"step": step, "time": time.time(), "event": event, **fields}
+        with self.metrics_path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._wandb is not None:
+            import wandb
+
+            numeric = {f"event/{event}/{k}": v for k, v in fields.items() if isinstance(v, (int, float))}
+            self._wandb.log({f"event/{event}": 1, **numeric}, step=step)
+            wandb.termwarn(text)
+        self.message(text)
 
     def samples(self, step: int, rows: list[dict[str, Any]]) -> None:
         with self.samples_path.open("a") as f:
@@ -109,6 +119,13 @@ class Tracker:
             columns = sorted(rows[0])
             table = wandb.Table(columns=columns, data=[[str(r[c]) for c in columns] for r in rows])
             self._wandb.log({"samples": table}, step=step)
+
+    def truncate_after(self, step: int) -> None:
+        """Drop records of steps after `step` (a resumed run redoes them; the killed run's rows would repeat)."""
+        for path in (self.metrics_path, self.samples_path):
+            if path.exists():
+                kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+                path.write_text("".join(line + "\n" for line in kept))
 
     def message(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)

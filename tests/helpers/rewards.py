@@ -38,3 +38,20 @@ def exits_worker(completion: str, sample: dict, **_) -> float:
 
 def with_info(completion: str, sample: dict, *, bonus: float = 0.0, **_):
     return 0.5 + bonus, {"length": len(completion)}
+
+
+def flaky_after_calls(completion: str, sample: dict, *, counter_file: str, start: int, stop: int, **_) -> float:
+    """boxed_format, except that calls number start..stop-1 (counted across worker processes) return 0:
+    a verifier that breaks for a while, the way an external service does."""
+    import fcntl
+
+    from rewards.format import boxed_format
+
+    with open(counter_file, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        calls = int(f.read() or 0)
+        f.seek(0)
+        f.truncate()
+        f.write(str(calls + 1))
+    return 0.0 if start <= calls < stop else boxed_format(completion)

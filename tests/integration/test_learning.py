@@ -1,7 +1,7 @@
 """RL moves the tiny model: GRPO on a format reward raises it from rare to usual within a dozen steps."""
 
 from rlvr.config import compose
-from rlvr.loop import train
+from rlvr.run import train
 from rlvr.tracking import read_metrics
 from tests.conftest import tiny_overrides
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rlvr.config import compose
-from rlvr.loop import train
+from rlvr.run import train
 from rlvr.tracking import read_metrics
 from tests.conftest import ROOT, tiny_overrides
 

@@ -1,0 +1,184 @@
+"""Checkpoints: atomic save, exact resume, retention, and the "last good" checkpoint rollback returns to.
+
+Layout: `run_dir/checkpoints/step_000010/` holds
+  `model.safetensors`   the trained weights (only the LoRA adapter when LoRA is on)
+  `state.pt`            optimizer, LR schedule, weight version, data cursor, every RNG state, monitor history,
+                        mitigation state, the partial run summary
+  `config.yaml`         the composed config of the run
+A checkpoint is written into `checkpoints/.tmp-step_000010-<pid>/`, flushed to disk, then renamed: a
+`step_*` directory is complete by construction, and a crash (or a full disk) during a save leaves the
+previous checkpoints untouched. `GOOD` inside a checkpoint marks that the monitor passed enough steps
+after it was written; retention keeps the newest `keep` checkpoints plus the newest good one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+from safetensors.torch import load_file, save_file
+
+from rlvr.config import CheckpointConfig
+from rlvr.errors import RlvrError
+
+STEP_DIR = re.compile(r"^step_(\d{6,})$")
+
+
+class CheckpointError(RlvrError):
+    """A checkpoint could not be written (disk full, permissions) or read."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """What a checkpoint stores of the model: the adapter for PEFT models, else every weight (contiguous,
+    untied copies; safetensors refuses shared storage such as tied embeddings)."""
+    if hasattr(model, "peft_config"):
+        from peft import get_peft_model_state_dict
+
+        state = get_peft_model_state_dict(model)
+    else:
+        state = model.state_dict()
+    return {name: tensor.detach().contiguous().clone() for name, tensor in state.items()}
+
+
+def load_model_tensors(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    if hasattr(model, "peft_config"):
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(model, tensors)
+        return
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    tied = set(getattr(model, "_tied_weights_keys", None) or [])
+    missing = [m for m in missing if m not in tied]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint does not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
+
+
+class CheckpointManager:
+    """Writes, finds, loads and prunes the checkpoints of one run directory."""
+
+    def __init__(self, run_dir: Path, cfg: CheckpointConfig, *, before_rename: Callable[[], None] | None = None):
+        self.dir = run_dir / "checkpoints"
+        self.cfg = cfg
+        self.before_rename = before_rename  # fault injection: runs after the files are written, before the rename
+
+    def steps(self) -> list[int]:
+        """Steps of the complete checkpoints, oldest first."""
+        if not self.dir.is_dir():
+            return []
+        return sorted(int(m.group(1)) for p in self.dir.iterdir() if (m := STEP_DIR.match(p.name)) and p.is_dir())
+
+    def path(self, step: int) -> Path:
+        return self.dir / f"step_{step:06d}"
+
+    def latest(self) -> int | None:
+        steps = self.steps()
+        return steps[-1] if steps else None
+
+    def latest_good(self) -> int | None:
+        good = [s for s in self.steps() if (self.path(s) / "GOOD").exists()]
+        return good[-1] if good else None
+
+    def clean_partial(self) -> None:
+        """Remove temporary directories left by a save that never finished (a crash mid-save)."""
+        if self.dir.is_dir():
+            for p in self.dir.iterdir():
+                if p.name.startswith(".tmp-"):
+                    shutil.rmtree(p, ignore_errors=True)
+
+    def save(self, step: int, model: torch.nn.Module, state: dict[str, Any], config: Any) -> Path:
+        """Write checkpoint `step` atomically; on any failure nothing of it remains and CheckpointError says why."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        final = self.path(step)
+        tmp = self.dir / f".tmp-{final.name}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            tmp.mkdir()
+            save_file(model_tensors(model), tmp / "model.safetensors")
+            torch.save(state, tmp / "state.pt")
+            (tmp / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(config)) if config else "")
+            for name in ("model.safetensors", "state.pt", "config.yaml"):
+                with open(tmp / name, "rb+") as f:
+                    os.fsync(f.fileno())
+            _fsync_dir(tmp)
+            if self.before_rename is not None:
+                self.before_rename()
+            if final.exists():  # re-saving a step after a rollback: replace it
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+            _fsync_dir(self.dir)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise CheckpointError(
+                f"could not write checkpoint {final} ({exc.strerror or exc}); the previous checkpoints are intact"
+            ) from None
+        self.prune()
+        return final
+
+    def mark_good(self, step: int) -> None:
+        path = self.path(step)
+        if path.is_dir() and not (path / "GOOD").exists():
+            (path / "GOOD").write_text("passed the monitor\n")
+            self.prune()
+
+    def prune(self) -> None:
+        """Keep the newest `keep` checkpoints and the newest good one; delete the rest."""
+        steps = self.steps()
+        keep = set(steps[-self.cfg.keep :]) if self.cfg.keep > 0 else set()
+        good = self.latest_good()
+        if good is not None:
+            keep.add(good)
+        for step in steps:
+            if step not in keep:
+                shutil.rmtree(self.path(step), ignore_errors=True)
+
+    def load(self, step: int, model: torch.nn.Module) -> dict[str, Any]:
+        """Load checkpoint `step` into `model`; returns its state dict (see the module docstring)."""
+        path = self.path(step)
+        try:
+            load_model_tensors(model, load_file(path / "model.safetensors", device=str(_device_of(model))))
+            return torch.load(path / "state.pt", weights_only=False)
+        except (OSError, RuntimeError) as exc:
+            raise CheckpointError(f"cannot load checkpoint {path}: {exc}") from None
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def rng_state() -> dict[str, Any]:
+    import random
+
+    import numpy as np
+
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

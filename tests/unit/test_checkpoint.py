@@ -1,0 +1,74 @@
+"""CheckpointManager: atomic writes, retention, good marks, round trips, and a full disk."""
+
+import errno
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from rlvr import checkpoint as checkpoint_module
+from rlvr.checkpoint import CheckpointError, CheckpointManager
+from rlvr.config import CheckpointConfig
+
+
+@pytest.fixture
+def model(tiny_model_dir):
+    return AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+
+
+def test_round_trip_restores_exact_weights_and_state(tmp_path, model):
+    manager = CheckpointManager(tmp_path, CheckpointConfig(keep=2))
+    manager.save(3, model, {"step": 3, "anything": [1, 2]}, None)
+    original = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    state = manager.load(3, model)
+    assert state == {"step": 3, "anything": [1, 2]}
+    assert all(torch.equal(original[k], v) for k, v in model.state_dict().items())
+    # tied embeddings stay tied after a load
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
+
+
+def test_retention_keeps_the_newest_and_the_last_good(tmp_path, model):
+    manager = CheckpointManager(tmp_path, CheckpointConfig(keep=2))
+    for step in (0, 2, 4):
+        manager.save(step, model, {}, None)
+    manager.mark_good(2)
+    for step in (6, 8):
+        manager.save(step, model, {}, None)
+    assert manager.steps() == [2, 6, 8]
+    assert manager.latest() == 8 and manager.latest_good() == 2
+
+
+def test_a_crash_before_the_rename_leaves_only_a_temporary_directory(tmp_path, model):
+    manager = CheckpointManager(tmp_path, CheckpointConfig(keep=3))
+    manager.save(1, model, {"step": 1}, None)
+
+    def crash():
+        raise KeyboardInterrupt  # stands in for SIGKILL between the writes and the rename
+
+    manager.before_rename = crash
+    with pytest.raises(KeyboardInterrupt):
+        manager.save(2, model, {"step": 2}, None)
+    assert manager.steps() == [1]
+    assert any(p.name.startswith(".tmp-") for p in manager.dir.iterdir())
+    manager.clean_partial()
+    assert [p.name for p in manager.dir.iterdir()] == ["step_000001"]
+    assert manager.load(1, model) == {"step": 1}
+
+
+def test_a_full_disk_is_an_error_that_keeps_the_last_checkpoint(tmp_path, model, monkeypatch):
+    manager = CheckpointManager(tmp_path, CheckpointConfig(keep=3))
+    manager.save(1, model, {"step": 1}, None)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", full_disk)
+    with pytest.raises(CheckpointError, match=r"No space left on device.*previous checkpoints are intact"):
+        manager.save(2, model, {"step": 2}, None)
+    monkeypatch.undo()
+    assert manager.steps() == [1]
+    assert [p.name for p in manager.dir.iterdir()] == ["step_000001"]  # no partial directory
+    assert manager.load(1, model) == {"step": 1}
