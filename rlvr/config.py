@@ -119,6 +119,7 @@ class EvalConfig:
 class RolloutConfig:
     backend: str = "hf"  #: hf (transformers, runs anywhere) | vllm
     mode: str = "colocate"  #: colocate (engine in the learner process) | actor (its own process)
+    actor_backend: str = "auto"  #: actor mode: ray (a Ray actor) | process (a subprocess) | auto (ray if installed)
     group_size: int = 8  #: rollouts per prompt (GRPO's G)
     temperature: float = 1.0
     top_p: float = 1.0
@@ -129,7 +130,8 @@ class RolloutConfig:
     sync_every: int = 1  #: push learner weights to the engine every N optimizer steps
     gpu_memory_utilization: float = 0.5  #: vllm
     max_model_len: int | None = None  #: vllm; default prompt + max_tokens of the longest prompt
-    sleep: bool = True  #: vllm colocate on GPU: free the KV cache while the learner steps
+    sleep: bool = True  #: vllm colocate on GPU: free the KV cache and weights while the learner steps
+    enforce_eager: bool = False  #: vllm: skip graph capture/compilation (faster start, slower steps on GPU)
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -140,6 +142,8 @@ class RolloutConfig:
             raise ConfigError(f"rollout.backend must be hf or vllm, got {self.backend!r}")
         if self.mode not in ("colocate", "actor"):
             raise ConfigError(f"rollout.mode must be colocate or actor, got {self.mode!r}")
+        if self.actor_backend not in ("auto", "ray", "process"):
+            raise ConfigError(f"rollout.actor_backend must be auto, ray or process, got {self.actor_backend!r}")
         if not 0.0 < self.top_p <= 1.0 or self.temperature < 0.0:
             raise ConfigError("rollout.top_p must be in (0, 1] and rollout.temperature >= 0")
 

@@ -78,13 +78,17 @@ def load_model(cfg: ModelConfig, device: torch.device) -> torch.nn.Module:
     return model
 
 
+LOGIT_CHUNK_ELEMENTS = 2**24  # log-softmax this many logits at a time (64 MB in float32)
+
+
 def token_logprobs(
     model: torch.nn.Module, batch: TrainBatch, temperature: float, *, with_entropy: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs `[B, C]` of the completion tokens under log_softmax(logits / T), and optionally the entropy.
 
-    Only the completion positions' logits are computed (`logits_to_keep`), and the log-softmax runs one row
-    at a time so a `[B, C, vocab]` float32 tensor never exists at once (a 150k vocabulary makes it GBs).
+    Only the completion positions' logits are computed (`logits_to_keep`), and the float32 log-softmax runs
+    over a few rows at a time, so a `[B, C, vocab]` float32 tensor never exists at once for a large
+    vocabulary (150k tokens x 512 positions is 300 MB per sequence); small models take one chunk.
     Positions come from the attention mask, as in `generate`, so left padding does not shift them.
     """
     input_ids = torch.cat([batch.prompt_ids, batch.completion_ids], dim=1)
@@ -95,14 +99,16 @@ def token_logprobs(
         input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=width + 1
     ).logits[:, :-1]
     scale = temperature if temperature > 0 else 1.0
-    rows, entropies = [], []
-    for row_logits, row_tokens in zip(logits, batch.completion_ids, strict=True):
-        logp = torch.log_softmax(row_logits.float() / scale, dim=-1)
-        rows.append(logp.gather(-1, row_tokens.unsqueeze(-1)).squeeze(-1))
+    rows_per_chunk = max(1, LOGIT_CHUNK_ELEMENTS // max(1, logits.shape[1] * logits.shape[2]))
+    chunks, entropies = [], []
+    for start in range(0, logits.shape[0], rows_per_chunk):
+        part = slice(start, start + rows_per_chunk)
+        logp = torch.log_softmax(logits[part].float() / scale, dim=-1)
+        chunks.append(logp.gather(-1, batch.completion_ids[part].unsqueeze(-1)).squeeze(-1))
         if with_entropy:
             with torch.no_grad():
                 entropies.append(-(logp.exp() * logp).sum(-1))
-    return torch.stack(rows), (torch.stack(entropies) if with_entropy else None)
+    return torch.cat(chunks), (torch.cat(entropies) if with_entropy else None)
 
 
 def collate(rollouts: list[Rollout], advantages: torch.Tensor, loss_weights: torch.Tensor, pad_id: int) -> TrainBatch:
@@ -188,8 +194,10 @@ class Learner:
         self.scheduler.base_lrs = [lr * factor for lr in self.scheduler.base_lrs]
 
     @torch.no_grad()
-    def _update_kl(self, mb: TrainBatch, old_logprobs: torch.Tensor) -> float:
-        """How far the update moved the policy: k3 estimate of KL(old || new) on the first micro-batch."""
+    def _update_kl(self, mb: TrainBatch, old_logprobs: torch.Tensor, rows: int = 8) -> float:
+        """How far the update moved the policy: k3 estimate of KL(old || new) on a few sequences of the
+        first micro-batch (one small extra forward; enough to see a spike)."""
+        mb, old_logprobs = mb.select(slice(0, rows)), old_logprobs[:rows]
         new_logprobs, _ = self._forward(self.model, mb)
         log_ratio = new_logprobs - old_logprobs
         kl = torch.exp(log_ratio) - log_ratio - 1

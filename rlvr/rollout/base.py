@@ -31,6 +31,13 @@ class SamplingParams:
         return self.temperature == 0.0
 
 
+def encode_prompts(tokenizer, prompts: Sequence[str]) -> list[list[int]]:
+    """Prompt token ids, the same for every engine: special tokens are added unless the prompt already
+    starts with BOS (a chat template writes its own)."""
+    bos = tokenizer.bos_token
+    return [tokenizer(p, add_special_tokens=not (bos and p.startswith(bos)))["input_ids"] for p in prompts]
+
+
 class RolloutEngine(Protocol):
     """Generates groups of rollouts with the current policy weights.
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
-from rlvr.rollout.base import NamedTensors, SamplingParams
+from rlvr.rollout.base import NamedTensors, SamplingParams, encode_prompts
 from rlvr.types import Rollout, Sample
 
 
@@ -37,10 +37,6 @@ class HFEngine:
         if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
             ids.append(self.tokenizer.eos_token_id)
         return ids
-
-    def _encode(self, prompts: list[str]) -> list[list[int]]:
-        bos = self.tokenizer.bos_token
-        return [self.tokenizer(p, add_special_tokens=not (bos and p.startswith(bos)))["input_ids"] for p in prompts]
 
     @torch.no_grad()
     def _generate_chunk(
@@ -100,7 +96,7 @@ class HFEngine:
     def generate(self, samples: Sequence[Sample], params: SamplingParams) -> list[list[Rollout]]:
         if params.seed is not None:
             torch.manual_seed(params.seed)
-        prompt_ids = self._encode([s.prompt for s in samples])
+        prompt_ids = encode_prompts(self.tokenizer, [s.prompt for s in samples])
         flat = [(i, ids) for i, ids in enumerate(prompt_ids) for _ in range(params.n)]
         outputs: list[tuple[list[int], list[float], str]] = []
         for start in range(0, len(flat), self.batch_size):

@@ -15,7 +15,7 @@ def overrides(model_dir, run_dir, *extra):
     return tiny_overrides(
         model_dir, run_dir, "steps=20", "checkpoint.every=5", "eval.before_training=false",
         "eval.after_training=false", "optim.lr=1e-3", "reward=[format]", "rollout.max_tokens=32",
-        "monitor.length_runaway.enabled=false", *extra,
+        *extra,
     )  # fmt: skip
 
 

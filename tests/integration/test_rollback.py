@@ -13,7 +13,7 @@ def overrides(model_dir, run_dir, *extra):
     return tiny_overrides(
         model_dir, run_dir, "steps=16", "prompts_per_step=8", "checkpoint.every=2", "optim.lr=1e-3",
         "rollout.max_tokens=32", "eval.before_training=false", "eval.after_training=false",
-        "monitor.length_runaway.enabled=false", "reward=[format]", *extra,
+        "reward=[format]", *extra,
     )  # fmt: skip
 
 

@@ -17,8 +17,9 @@ import pytest
 from rewards import sandbox
 from rewards.code import execute
 from rewards.sandbox import SandboxUnavailable
+from tests.conftest import require
 
-pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bwrap missing: `make test` installs it")
+require("bwrap", sandbox.bwrap_path() is not None, "apt-get install bubblewrap")
 
 
 def sandbox_processes() -> list[str]:

@@ -4,8 +4,9 @@ import pytest
 
 from rewards import sandbox
 from rewards.code import code_pass_rate, extract_code
+from tests.conftest import require
 
-pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bwrap missing: `make test` installs it")
+require("bwrap", sandbox.bwrap_path() is not None, "apt-get install bubblewrap")
 
 ADD = "Here you go:\n```python\ndef add(a, b):\n    return a + b\n```\n"
 

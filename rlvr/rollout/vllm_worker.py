@@ -1,0 +1,41 @@
+"""Runs inside vLLM's worker process: the extension that receives the learner's weights.
+
+Loaded by name (`LLM(worker_extension_cls="rlvr.rollout.vllm_worker.WeightSync")`) and mixed into the
+worker class; the learner reaches it through `llm.collective_rpc("rlvr_load_weights", ...)`, vLLM's
+supported extension point, so no checkpoint is written to disk. The method name is our own on purpose: the
+worker already has an `update_weights`, and vLLM refuses an extension that shadows it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def decode(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Weights as sent by `rlvr.rollout.vllm.encode`: safetensors bytes (any device) or CUDA IPC handles."""
+    if payload["kind"] == "bytes":
+        from safetensors.torch import load
+
+        return load(payload["data"])
+    if payload["kind"] == "cuda_ipc":  # same-GPU colocated engine: rebuild the tensors without a copy
+        device = torch.cuda.current_device()
+        tensors = {}
+        for name, (rebuild, args) in payload["data"].items():
+            args = list(args)
+            args[6] = device  # the device index the sender used may differ from ours
+            tensors[name] = rebuild(*args)
+        return tensors
+    raise ValueError(f"unknown weight payload kind {payload['kind']!r}")
+
+
+class WeightSync:
+    """Worker extension: load the learner's weights into the running model, in place."""
+
+    def rlvr_load_weights(self, payload: dict[str, Any]) -> int:
+        tensors = decode(payload)
+        # `reload_weights` is the worker's in-place reload (it handles the CPU backend's repacked weights,
+        # where `model.load_weights` finds zero-sized parameters); names are the HF checkpoint names.
+        self.reload_weights(weights_iterator=iter(tensors.items()))
+        return len(tensors)
