@@ -76,6 +76,8 @@ class ModelConfig:
     attn_implementation: str | None = None  #: e.g. sdpa, eager, flash_attention_2; None = transformers' choice
     gradient_checkpointing: bool = False
     lora: LoraConfig = field(default_factory=LoraConfig)
+    adapter: str | None = None  #: a PEFT LoRA adapter directory to load on top of `path`
+    checkpoint: str | None = None  #: an rlvr checkpoint directory (run_dir/checkpoints/step_N) to load weights from
 
     def __post_init__(self) -> None:
         for name in ("dtype", "master_dtype"):

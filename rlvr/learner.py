@@ -13,6 +13,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from rlvr.algo import aggregate, policy_loss, tis_weights
+from rlvr.config import LoraConfig as LoraSpec
 from rlvr.config import ModelConfig, OptimConfig, TrainConfig
 from rlvr.errors import ConfigError, MissingDependencyError
 from rlvr.types import Rollout, TrainBatch
@@ -62,20 +63,47 @@ def load_model(cfg: ModelConfig, device: torch.device) -> torch.nn.Module:
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
-    if cfg.lora.rank > 0:
+    lora_cfg = cfg.lora
+    if cfg.checkpoint:  # an rlvr checkpoint knows whether it holds an adapter, and of which shape
+        lora_cfg = _checkpoint_lora(Path(cfg.checkpoint)) or lora_cfg
+    if cfg.adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, cfg.adapter, is_trainable=True)
+    elif lora_cfg.rank > 0:
         try:
             from peft import LoraConfig, get_peft_model
         except ImportError:
             raise MissingDependencyError("model.lora.rank > 0 needs peft: pip install peft") from None
         lora = LoraConfig(
-            r=cfg.lora.rank,
-            lora_alpha=cfg.lora.alpha,
-            lora_dropout=cfg.lora.dropout,
-            target_modules=list(cfg.lora.target_modules),
+            r=lora_cfg.rank,
+            lora_alpha=lora_cfg.alpha,
+            lora_dropout=lora_cfg.dropout,
+            target_modules=list(lora_cfg.target_modules),
             task_type="CAUSAL_LM",
         )
         model = get_peft_model(model, lora)
+    if cfg.checkpoint:
+        from safetensors.torch import load_file
+
+        from rlvr.checkpoint import load_model_tensors
+
+        weights = Path(cfg.checkpoint) / "model.safetensors"
+        if not weights.exists():
+            raise ConfigError(f"model.checkpoint: {cfg.checkpoint} is not an rlvr checkpoint (no model.safetensors)")
+        load_model_tensors(model, load_file(weights, device=str(device)))
     return model
+
+
+def _checkpoint_lora(path: Path):
+    """The LoRA settings a checkpoint was trained with (from its config.yaml), or None."""
+    from omegaconf import OmegaConf
+
+    config = path / "config.yaml"
+    if not config.exists():
+        return None
+    lora = OmegaConf.load(config).get("model", {}).get("lora")
+    return LoraSpec(**lora) if lora and lora.get("rank", 0) > 0 else None
 
 
 LOGIT_CHUNK_ELEMENTS = 2**24  # log-softmax this many logits at a time (64 MB in float32)
@@ -302,21 +330,29 @@ class Learner:
             self.scheduler.step()
 
     def named_weights(self) -> Iterator[tuple[str, torch.Tensor]]:
-        """Full (merged, for LoRA) weights under the base model's parameter names, for engine sync."""
+        """Full weights under the base model's parameter names, for engine sync. With LoRA each adapted
+        weight is W + scale * B @ A, computed fresh: merging into the model and unmerging again would let
+        float error creep into W at every sync."""
         model = self.model
-        if hasattr(model, "merge_adapter"):
-            model.merge_adapter()
-            try:
-                base = model.get_base_model()
-                for name, tensor in base.state_dict().items():
-                    if "lora_" in name:
-                        continue
-                    yield name.replace(".base_layer", ""), tensor.detach()
-            finally:
-                model.unmerge_adapter()
+        if not hasattr(model, "peft_config"):
+            for name, tensor in model.state_dict().items():
+                yield name, tensor.detach()
             return
-        for name, tensor in model.state_dict().items():
-            yield name, tensor.detach()
+        from peft.tuners.lora import LoraLayer
+
+        base = model.get_base_model()
+        deltas = {}
+        for name, module in base.named_modules():
+            if isinstance(module, LoraLayer):
+                adapters = [a for a in module.active_adapters if a in module.lora_A]
+                if adapters:
+                    deltas[f"{name}.weight"] = sum(module.get_delta_weight(a) for a in adapters)
+        with torch.no_grad():
+            for name, tensor in base.state_dict().items():
+                if "lora_" in name:
+                    continue
+                clean = name.replace(".base_layer", "")
+                yield clean, (tensor + deltas[clean].to(tensor.dtype)) if clean in deltas else tensor.detach()
 
     def state_dict(self) -> dict:
         return {

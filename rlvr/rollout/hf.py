@@ -11,14 +11,9 @@ from collections.abc import Sequence
 
 import torch
 
+from rlvr.learner import token_logprobs
 from rlvr.rollout.base import NamedTensors, SamplingParams, encode_prompts
-from rlvr.types import Rollout, Sample
-
-
-def sampling_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float) -> torch.Tensor:
-    """log_softmax(logits / T) at the chosen tokens: `[B, T, V]`, `[B, T]` -> `[B, T]` (T=1 when greedy)."""
-    scaled = logits.float() / (temperature if temperature > 0 else 1.0)
-    return torch.log_softmax(scaled, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+from rlvr.types import Rollout, Sample, TrainBatch
 
 
 class HFEngine:
@@ -60,38 +55,44 @@ class HFEngine:
         was_training = self.model.training
         self.model.eval()
         try:
-            out = self.model.generate(
+            sequences = self.model.generate(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 max_new_tokens=params.max_tokens,
                 do_sample=kwargs.pop("do_sample", False),
-                output_logits=True,
-                return_dict_in_generate=True,
                 pad_token_id=pad,
                 eos_token_id=self.eos_ids,
                 **kwargs,
             )
+            rows = [self._finish(row, params) for row in sequences[:, width:].tolist()]
+            logprobs = self._logprobs(input_ids, attention_mask, rows, pad, params.temperature)
         finally:
             self.model.train(was_training)
-        completions = out.sequences[:, width:]
-        logprobs = sampling_logprobs(torch.stack(out.logits, dim=1), completions, params.temperature)
-        results = []
-        for row, row_lp in zip(completions.tolist(), logprobs.tolist(), strict=True):
-            results.append(self._finish(row, row_lp, params))
-        return results
+        return [(row, lp, reason) for (row, reason), lp in zip(rows, logprobs, strict=True)]
 
-    def _finish(
-        self, row: list[int], row_lp: list[float], params: SamplingParams
-    ) -> tuple[list[int], list[float], str]:
+    def _logprobs(self, input_ids, attention_mask, rows, pad: int, temperature: float) -> list[list[float]]:
+        """The sampled tokens' log-probs under log_softmax(logits / T), from one teacher-forced forward pass
+        (the learner's own function). Asking `generate` for its logits instead would keep a float32
+        `[batch, vocab]` copy per generated token: 2.5 GB for 8 x 512 tokens of a 150k vocabulary."""
+        width = max(1, max(len(r) for r, _ in rows))
+        completion = torch.tensor([r + [pad] * (width - len(r)) for r, _ in rows], device=input_ids.device)
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r, _ in rows], device=input_ids.device)
+        batch = TrainBatch(
+            input_ids, attention_mask, completion, mask, mask.float(), torch.zeros(len(rows)), mask.float()
+        )
+        logprobs, _ = token_logprobs(self.model, batch, temperature)
+        return [lp[: len(r)] for lp, (r, _) in zip(logprobs.tolist(), rows, strict=True)]
+
+    def _finish(self, row: list[int], params: SamplingParams) -> tuple[list[int], str]:
         """Cut a generated row at EOS (kept, it is a sampled token) or at the end of a stop string."""
         for t, token in enumerate(row):
             if token in self.eos_ids:
-                return row[: t + 1], row_lp[: t + 1], "stop"
+                return row[: t + 1], "stop"
         if params.stop:
             for t in range(1, len(row) + 1):
                 if any(s in self.tokenizer.decode(row[:t]) for s in params.stop):
-                    return row[:t], row_lp[:t], "stop"
-        return row, row_lp, "length"
+                    return row[:t], "stop"
+        return row, "length"
 
     def generate(self, samples: Sequence[Sample], params: SamplingParams) -> list[list[Rollout]]:
         if params.seed is not None:

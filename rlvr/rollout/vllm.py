@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -31,6 +33,33 @@ from rlvr.types import Rollout, Sample
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MAX_RESTARTS = 2
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, grandchildren...), read from /proc."""
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        current = frontier.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except OSError:
+                continue
+            found += children
+            frontier += children
+    return found
+
+
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def require_vllm():
@@ -116,6 +145,8 @@ class VLLMEngine:
         # vLLM's engine core (and its workers) run as our child processes: watch them, because a client
         # waiting for outputs does not always notice that the engine was killed
         self._engine_processes = [p for p in multiprocessing.active_children() if p not in before]
+        # their own children (vLLM's workers) would outlive a killed engine core: remember them to clean up
+        self._engine_tree = [q for p in self._engine_processes for q in (p.pid, *descendants(p.pid))]
         return llm
 
     def _engine_dead(self) -> bool:
@@ -158,9 +189,7 @@ class VLLMEngine:
         """Replace a dead engine by a fresh one carrying the current weights."""
         with contextlib.suppress(Exception):
             self.llm.llm_engine.engine_core.shutdown()
-        for process in self._engine_processes:
-            if process.is_alive():
-                process.kill()
+        kill_all(self._engine_tree)
         self.llm = self._start()
         self._asleep = False
         self.restarts += 1
@@ -243,6 +272,11 @@ class VLLMEngine:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.llm.llm_engine.engine_core.shutdown()
+        kill_all(self._engine_tree)  # whatever a graceful shutdown left behind
+
+    def process_tree(self) -> list[int]:
+        """This process and the engine processes below it (for whoever must clean up after a kill)."""
+        return [os.getpid(), *descendants(os.getpid())]
 
 
 # ---- the actor placement ---------------------------------------------------------------------------------
@@ -286,6 +320,7 @@ class ProcessActor:
         self.process.start()
         child.close()
         self._receive()
+        self.tree = descendants(self.process.pid)  # the engine core and workers it started
 
     def _receive(self):
         try:
@@ -310,6 +345,7 @@ class ProcessActor:
     def kill(self) -> None:
         if self.process.is_alive():
             self.process.kill()
+        kill_all(self.tree)  # orphaned by the kill otherwise: vLLM's engine core does not watch its parent
         self.process.join(timeout=30)
         self.conn.close()
 
@@ -317,8 +353,7 @@ class ProcessActor:
         with contextlib.suppress(Exception):
             self.conn.send(("close", ()))
             self.process.join(timeout=60)
-        if self.process.is_alive():
-            self.kill()
+        self.kill()
 
 
 class RayActor:
@@ -336,6 +371,8 @@ class RayActor:
     def _start(self) -> None:
         gpus = 1 if torch.cuda.is_available() else 0
         self.actor = self.ray.remote(num_gpus=gpus, max_restarts=0)(VLLMEngine).remote(self.options, sleep=self.sleep)
+        tree = self.ray.get(self.actor.process_tree.remote())
+        self.tree = tree if os.path.exists(f"/proc/{tree[0]}") else []  # only ours to clean up when local
 
     def call(self, command: str, *args):
         from ray.exceptions import ActorDiedError, RayActorError
@@ -352,8 +389,11 @@ class RayActor:
     def kill(self) -> None:
         with contextlib.suppress(Exception):
             self.ray.kill(self.actor)
+        kill_all(self.tree)
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ray.get(self.actor.close.remote())
         self.kill()
 
 

@@ -5,7 +5,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlvr.rollout.base import SamplingParams
-from rlvr.rollout.hf import HFEngine, sampling_logprobs
+from rlvr.rollout.hf import HFEngine
 from rlvr.types import Sample
 
 
@@ -51,15 +51,15 @@ def test_stop_strings_end_the_completion(engine):
     assert stopped.completion.count(".") == 1
 
 
-def test_sampling_logprobs_are_temperature_scaled():
-    logits = torch.tensor([[[2.0, 0.0]]])
-    token = torch.tensor([[0]])
-    assert float(sampling_logprobs(logits, token, 1.0)) == pytest.approx(
-        -torch.log1p(torch.exp(torch.tensor(-2.0))).item()
-    )
-    assert float(sampling_logprobs(logits, token, 2.0)) == pytest.approx(
-        -torch.log1p(torch.exp(torch.tensor(-1.0))).item()
-    )
+def test_logprobs_are_those_of_the_temperature_scaled_distribution(engine):
+    # independent check: score the sampled tokens with a plain forward over prompt + completion
+    params = SamplingParams(n=2, temperature=0.7, max_tokens=10, seed=3)
+    rollout = engine.generate(SAMPLES[:1], params)[0][1]
+    ids = torch.tensor([rollout.prompt_ids + rollout.completion_ids])
+    with torch.no_grad():
+        logits = engine.model(ids).logits[0, len(rollout.prompt_ids) - 1 : -1]
+    expected = torch.log_softmax(logits / 0.7, dim=-1).gather(-1, torch.tensor(rollout.completion_ids)[:, None])
+    assert torch.allclose(torch.tensor(rollout.logprobs), expected.squeeze(1), atol=1e-5)
 
 
 def test_weight_sync_only_moves_the_version(engine):

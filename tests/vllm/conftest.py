@@ -50,6 +50,31 @@ def max_logprob_gap(a, b) -> float:
     return max(gaps)
 
 
+def vllm_processes() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("VLLM::"):
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_engine_left_behind():
+    """Every engine a test module starts (and every engine restarted after a kill) is gone at its end."""
+    before = vllm_processes()
+    yield
+    import time
+
+    deadline = time.monotonic() + 20
+    while vllm_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert vllm_processes() - before == set()
+
+
 @pytest.fixture(scope="module")
 def setup(tiny_model_dir, tmp_path_factory) -> Setup:
     return Setup(tiny_model_dir, tmp_path_factory.mktemp("vllm"))

@@ -9,7 +9,7 @@ import pytest
 
 from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.vllm import make_vllm_engine
-from tests.vllm.conftest import GREEDY, max_logprob_gap, tokens
+from tests.vllm.conftest import GREEDY, Setup, max_logprob_gap, tokens
 
 pytestmark = pytest.mark.vllm
 
@@ -55,3 +55,13 @@ def test_a_killed_engine_is_restarted_with_the_current_weights(setup, engine):
     groups = engine.generate(setup.samples, SamplingParams(n=48, temperature=1.0, max_tokens=200, seed=3))
     assert engine.restarts == 1 and [len(g) for g in groups] == [48] * len(setup.samples)
     assert tokens(engine.generate(setup.samples, GREEDY)) == tokens(setup.hf.generate(setup.samples, GREEDY))
+
+
+def test_lora_learner_syncs_merged_weights(engine, tiny_model_dir, tmp_path):
+    lora = Setup(tiny_model_dir, tmp_path, "model.lora.rank=8", "model.lora.alpha=16")
+    base = tokens(lora.hf.generate(lora.samples, GREEDY))
+    lora.update(steps=3, lr=5e-2)
+    engine.update_weights(lora.learner.named_weights, 1000)
+    v, h = engine.generate(lora.samples, GREEDY), lora.hf.generate(lora.samples, GREEDY)
+    assert tokens(h) != base  # the adapter changed the policy
+    assert tokens(v) == tokens(h) and max_logprob_gap(v, h) < 1e-4  # and the engine has base + adapter

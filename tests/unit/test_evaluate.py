@@ -1,0 +1,81 @@
+"""The evaluation harness on MATH-500 with fake "models": gold solutions score 100%, shuffled ones about 0%.
+A test of the harness and the grader on every real MATH-500 solution, not of a model."""
+
+import random
+
+import pytest
+
+from rewards.math import math_accuracy
+from rlvr.config import DataConfig
+from rlvr.data import load_samples
+from rlvr.evaluate import evaluate, majority_correct, pass_at_k
+from rlvr.rollout.base import SamplingParams
+from rlvr.types import Rollout
+from tests.conftest import MATH500
+
+
+class ScriptedEngine:
+    """A RolloutEngine whose completions are given: `answer_for(sample, i)` is the i-th completion."""
+
+    weight_version = 0
+
+    def __init__(self, answer_for):
+        self.answer_for = answer_for
+
+    def generate(self, samples, params):
+        return [
+            [Rollout(s, [1], [2] * 7, self.answer_for(s, i), [-0.1] * 7, "stop") for i in range(params.n)]
+            for s in samples
+        ]
+
+
+def scorer(completions, samples):
+    return [math_accuracy(c, s.for_reward()) for c, s in zip(completions, samples, strict=True)]
+
+
+@pytest.fixture(scope="module")
+def math500():
+    return load_samples(DataConfig(path=str(MATH500), id_key="unique_id", shuffle=False))
+
+
+def test_gold_solutions_score_100_percent(math500):
+    result = evaluate(ScriptedEngine(lambda s, i: s.metadata["solution"]), math500, SamplingParams(n=1), scorer)
+    assert result.n_problems == 500 and result.accuracy == 1.0
+    assert result.no_answer == 0.0 and result.mean_length == 7
+    assert len(result.by_subject) == 7 and all(v == 1.0 for v in result.by_subject.values())
+    assert set(result.by_level) == {"1", "2", "3", "4", "5"}
+
+
+def test_shuffled_solutions_score_about_zero(math500):
+    solutions = [s.metadata["solution"] for s in math500]
+    random.Random(0).shuffle(solutions)
+    by_id = {s.id: sol for s, sol in zip(math500, solutions, strict=True)}
+    result = evaluate(ScriptedEngine(lambda s, i: by_id[s.id]), math500, SamplingParams(n=1), scorer)
+    assert result.accuracy < 0.03  # only coincidences (two problems whose answer is 2, say)
+
+
+def test_sampled_metrics_with_a_two_of_four_model(math500):
+    # completions 0 and 2 are right, 1 and 3 wrong (and 3 has no answer at all)
+    def answer(s, i):
+        return {0: f"\\boxed{{{s.answer}}}", 1: "\\boxed{wrong}", 2: f"so \\boxed{{{s.answer}}}", 3: "no idea"}[i]
+
+    result = evaluate(ScriptedEngine(answer), math500[:20], SamplingParams(n=4, temperature=1.0), scorer)
+    assert result.accuracy == pytest.approx(0.5)
+    assert result.pass_at[1] == pytest.approx(0.5)
+    assert result.pass_at[2] == pytest.approx(1 - 1 / 6)  # 1 - C(2,2)/C(4,2)
+    assert result.pass_at[4] == pytest.approx(1.0)
+    assert result.maj_at[4] == pytest.approx(1.0)  # the gold answer has two votes, "wrong" one
+    assert result.no_answer == pytest.approx(0.25)
+
+
+def test_pass_at_k_by_hand():
+    assert pass_at_k(5, 2, 2) == pytest.approx(1 - 3 / 10)  # 1 - C(3,2)/C(5,2)
+    assert pass_at_k(5, 0, 3) == 0.0 and pass_at_k(5, 4, 2) == 1.0
+    with pytest.raises(ValueError):
+        pass_at_k(2, 1, 3)
+
+
+def test_majority_vote():
+    assert majority_correct(["1", "2", "2"], [True, False, False]) is False
+    assert majority_correct(["1", "2", "1"], [True, False, True]) is True
+    assert majority_correct([None, None], [False, False]) is False
