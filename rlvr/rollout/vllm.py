@@ -57,9 +57,20 @@ def descendants(pid: int) -> list[int]:
 
 
 def kill_all(pids: list[int]) -> None:
+    """SIGKILL every pid, then reap the ones that were our own children.
+
+    vLLM's shutdown force-kills a slow engine core without joining it, which leaves a zombie in the process
+    table until its parent waits; `active_children()` waits on every finished multiprocessing child.
+    """
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        alive = {p.pid for p in multiprocessing.active_children()}
+        if not alive.intersection(pids):
+            break
+        time.sleep(0.1)
 
 
 def require_vllm():

@@ -51,11 +51,13 @@ def max_logprob_gap(a, b) -> float:
 
 
 def vllm_processes() -> set[int]:
+    """Live vLLM processes (a zombie has exited and holds nothing but its pid, so it does not count)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().startswith("VLLM::"):
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if (entry / "comm").read_text().startswith("VLLM::") and state != "Z":
                     found.add(int(entry.name))
             except OSError:
                 continue
