@@ -77,9 +77,12 @@ def code_pass_rate(
     kind, tests = _parse_tests(sample["tests"])
     if program is None or not tests:
         return 0.0, {"passed": 0, "total": len(tests), "reason": "no code block" if program is None else "no tests"}
-    options = {"timeout_s": test_timeout_s, "memory_mb": memory_mb, "allow_unsandboxed": allow_unsandboxed}
-    if python:
-        options["python"] = python
+    options = {
+        "timeout_s": test_timeout_s,
+        "memory_mb": memory_mb,
+        "allow_unsandboxed": allow_unsandboxed,
+        "python": python,  # None: the sandbox's default interpreter
+    }
     passed = 0
     for test in tests:
         if kind == "assert":
@@ -93,7 +96,7 @@ def code_pass_rate(
 
 def _preflight(*, allow_unsandboxed: bool = False, python: str | None = None, **_: Any) -> None:
     """Refuse before training starts, not on every rollout, when code cannot be run safely."""
-    result = execute("print('ok')", allow_unsandboxed=allow_unsandboxed, **({"python": python} if python else {}))
+    result = execute("print('ok')", allow_unsandboxed=allow_unsandboxed, python=python)
     if not result.ok:
         raise RuntimeError(f"the code sandbox cannot run a trivial program: {result.stderr.strip()[-300:]}")
 

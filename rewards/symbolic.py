@@ -14,8 +14,6 @@ from latex2sympy2_extended import latex2sympy
 from sympy import Basic, Eq, FiniteSet, Interval, Matrix, Tuple, Union
 
 RELATIVE_TOLERANCE = 1e-12  # numbers that differ by less than this, relative, are the same exact value
-
-
 MAX_EXPONENT = 10_000  # 2^10000 is far beyond any competition answer; power towers are never evaluated
 
 
@@ -133,11 +131,8 @@ def equal(a: Basic, b: Basic) -> bool:
     if isinstance(b, FiniteSet) and len(b) == 1 and not isinstance(a, (FiniteSet, Interval, Union)):
         return equal(a, next(iter(b)))
     if isinstance(a, Interval) and isinstance(b, Interval):
-        return (
-            (a.left_open, a.right_open) == (b.left_open, b.right_open)
-            and _matched([a.start], [b.start])
-            and (_matched([a.end], [b.end]))
-        )
+        same_ends = (a.left_open, a.right_open) == (b.left_open, b.right_open)
+        return same_ends and equal(a.start, b.start) and equal(a.end, b.end)
     if isinstance(a, Union) and isinstance(b, Union):
         return _matched(list(a.args), list(b.args))
     if isinstance(a, Tuple) and isinstance(b, Tuple):

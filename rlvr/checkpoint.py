@@ -130,6 +130,13 @@ class CheckpointManager:
         self.prune()
         return final
 
+    def discard_after(self, step: int) -> None:
+        """Delete every checkpoint newer than `step` (a rolled-back trajectory's). Each is renamed to a
+        temporary name first, so a crash halfway never leaves one that `latest()` would resume from."""
+        for newer in [s for s in self.steps() if s > step]:
+            self.path(newer).rename(self.dir / f".tmp-discarded-{newer}")
+        self.clean_partial()
+
     def mark_good(self, step: int) -> None:
         path = self.path(step)
         if path.is_dir() and not (path / "GOOD").exists():

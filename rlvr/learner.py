@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-from rlvr.algo import aggregate, policy_loss, tis_weights
+from rlvr.algo import aggregate, kl_penalty, policy_loss, tis_weights
 from rlvr.config import LoraConfig as LoraSpec
 from rlvr.config import ModelConfig, OptimConfig, TrainConfig
 from rlvr.errors import ConfigError, MissingDependencyError
@@ -227,10 +227,7 @@ class Learner:
         first micro-batch (one small extra forward; enough to see a spike)."""
         mb, old_logprobs = mb.select(slice(0, rows)), old_logprobs[:rows]
         new_logprobs, _ = self._forward(self.model, mb)
-        log_ratio = new_logprobs - old_logprobs
-        kl = torch.exp(log_ratio) - log_ratio - 1
-        mask = mb.loss_mask
-        return float((kl * mask).sum() / mask.sum().clamp(min=1.0))
+        return float(aggregate(kl_penalty(old_logprobs, new_logprobs, "k3"), mb.loss_mask, "token_mean"))
 
     def step(self, batch: TrainBatch, lr_multiplier: float = 1.0) -> dict[str, float]:
         """One optimizer step (or `algo.num_iterations` of them) on `batch`; returns `learn/*` metrics.

@@ -48,6 +48,7 @@ class Monitor:
         self.history: list[dict[str, float]] = []  # tracked metrics of the steps that passed
         self.strikes: dict[str, int] = {}
         self.best_average: dict[str, float] = {}
+        self.format_keys = [f"reward/{name}/mean" for name in cfg.format_rewards]
 
     # ---- the signals ---------------------------------------------------------------------------------
     def _series(self, key: str) -> list[float]:
@@ -116,8 +117,7 @@ class Monitor:
             ("kl_spike", c.kl_spike, kl),
             ("length_runaway", c.length_runaway, runaway),
         ]
-        for name in c.format_rewards:
-            key = f"reward/{name}/mean"
+        for name, key in zip(c.format_rewards, self.format_keys, strict=True):
             if key in m:
                 check = lambda k=key: self._drop(m, k, c.format_collapse)  # noqa: E731
                 checks.append((f"format_collapse[{name}]", c.format_collapse, check))
@@ -137,12 +137,13 @@ class Monitor:
             if detail and self.strikes[name] >= rule.patience and fired is None:
                 fired = Verdict(name, detail)
         if fired is None:
-            keys = [*TRACKED, *(f"reward/{n}/mean" for n in self.cfg.format_rewards)]
+            keys = [*TRACKED, *self.format_keys]
             record = {k: float(metrics[k]) for k in keys if _finite(metrics.get(k))}
             self.history.append(record)
-            for key in ("reward/mean", *(f"reward/{n}/mean" for n in self.cfg.format_rewards)):
-                if key in record and len(self._series(key)) >= self.cfg.average:
-                    average = sum(self._series(key)[-self.cfg.average :]) / self.cfg.average
+            for key in ("reward/mean", *self.format_keys):
+                recent = self._series(key)[-self.cfg.average :]
+                if key in record and len(recent) == self.cfg.average:
+                    average = sum(recent) / self.cfg.average
                     self.best_average[key] = max(self.best_average.get(key, average), average)
         return fired
 

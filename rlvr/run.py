@@ -111,9 +111,7 @@ class Run:
         t = self.trainer
         sampler_at_failure = t.sampler.state_dict()
         state = self.restore(target)
-        for newer in [s for s in self.checkpoints.steps() if s > target]:  # the failed trajectory's saves
-            self.checkpoints.path(newer).rename(self.checkpoints.dir / f".tmp-discarded-{newer}")
-        self.checkpoints.clean_partial()
+        self.checkpoints.discard_after(target)  # the failed trajectory's saves
         mitigation = self.cfg.monitor.mitigation
         if "lr_factor" in mitigation:
             self.lr_scale *= self.cfg.monitor.lr_factor
@@ -172,19 +170,27 @@ class Run:
         self.summary["rollbacks"] = self.rollbacks
 
 
-def _setup(cfg: TrainConfig):
-    """Everything a run needs, cheapest and most error-prone first (data and rewards fail in a second)."""
+def _start_process(cfg: TrainConfig):
+    """Threads and seeds for this process; returns the tokenizer (the first thing every command needs)."""
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
+    return load_tokenizer(cfg.model)
+
+
+def _load_learner(cfg: TrainConfig) -> Learner:
+    device = resolve_device(cfg.model.device)
+    return Learner(cfg, load_model(cfg.model, device), device)
+
+
+def _setup(cfg: TrainConfig):
+    """Everything a run needs, cheapest and most error-prone first (data and rewards fail in a second)."""
     faults = Faults.from_config(dict(cfg.fault))
-    tokenizer = load_tokenizer(cfg.model)
+    tokenizer = _start_process(cfg)
     train_samples = load_samples(cfg.data, tokenizer)
     eval_samples = load_samples(cfg.eval.data, tokenizer) if cfg.eval.data is not None else []
     specs = specs_from_config(cfg.reward)
-    device = resolve_device(cfg.model.device)
-    learner = Learner(cfg, load_model(cfg.model, device), device)
-    return faults, tokenizer, train_samples, eval_samples, specs, learner
+    return faults, tokenizer, train_samples, eval_samples, specs, _load_learner(cfg)
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
@@ -241,15 +247,11 @@ def evaluate_only(cfg: TrainConfig) -> EvalResult:
     """`rlvr eval`: load the model, evaluate it on `eval.data`, write eval.json, print a table."""
     if cfg.eval.data is None:
         raise ConfigError("rlvr eval needs eval.data.path (a local .json/.jsonl/.parquet or a hub dataset name)")
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed)
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = load_tokenizer(cfg.model)
+    tokenizer = _start_process(cfg)
     samples = load_samples(cfg.eval.data, tokenizer)
-    device = resolve_device(cfg.model.device)
-    learner = Learner(cfg, load_model(cfg.model, device), device)
+    learner = _load_learner(cfg)
     engine = make_engine(cfg, learner, tokenizer)
     tracker = Tracker(run_dir, cfg.tracking, 0)
     try:

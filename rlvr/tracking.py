@@ -71,10 +71,13 @@ class Tracker:
             reinit="finish_previous",
         )
 
-    def log(self, step: int, metrics: dict[str, Any]) -> None:
-        record = {"step": step, "time": time.time(), **{k: _jsonable(v) for k, v in metrics.items()}}
+    def _append(self, step: int, fields: dict[str, Any]) -> None:
+        record = {"step": step, "time": time.time(), **{k: _jsonable(v) for k, v in fields.items()}}
         with self.metrics_path.open("a") as f:
             f.write(json.dumps(record) + "\n")
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        self._append(step, metrics)
         if self._wandb is not None:
             self._wandb.log({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=step)
         if self._progress is not None:
@@ -84,7 +87,7 @@ class Tracker:
                 if isinstance(metrics.get(key), (int, float))
             )
             self._progress.update(self._task, completed=step, status=status)
-        elif "event" not in metrics:
+        else:
             self.message(
                 f"step {step}: "
                 + ", ".join(
@@ -98,9 +101,7 @@ class Tracker:
         """A discrete event (rollback, resume) in metrics.jsonl, on the console, and in wandb (a counter, the
         numeric fields, and the text as a warning line in the run's log)."""
         text = f"[step {step}] {event}: " + ", ".join(f"{k}={v}" for k, v in fields.items())
-        record = {"step": step, "time": time.time(), "event": event, **fields}
-        with self.metrics_path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        self._append(step, {"event": event, **fields})
         if self._wandb is not None:
             import wandb
 

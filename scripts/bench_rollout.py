@@ -10,6 +10,7 @@ after a warm-up. Weight sync pushes the learner's full state into the running vL
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -24,7 +25,7 @@ def tokens_per_s(engine, samples, params, repeats: int) -> float:
     rates = []
     for i in range(repeats):
         start = time.perf_counter()
-        groups = engine.generate(samples, type(params)(**{**params.__dict__, "seed": i}))
+        groups = engine.generate(samples, dataclasses.replace(params, seed=i))
         rates.append(sum(len(r.completion_ids) for g in groups for r in g) / (time.perf_counter() - start))
     return statistics.median(rates)
 

@@ -21,6 +21,7 @@ import os
 import signal
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -84,13 +85,15 @@ def require_vllm():
     return vllm
 
 
-def encode(named_tensors: NamedTensors, dtype: torch.dtype) -> tuple[dict[str, Any], float]:
+def encode(named_tensors: NamedTensors, dtype: torch.dtype, *, same_gpu: bool = True) -> tuple[dict[str, Any], float]:
     """Weights in the engine's dtype, packed for `collective_rpc`; returns (payload, megabytes).
 
     CPU tensors travel as safetensors bytes (tensors passed through collective_rpc arrive as lists);
-    CUDA tensors as IPC handles, which the worker on the same GPU maps without copying.
+    CUDA tensors as IPC handles, which the worker on the same GPU maps without copying. An engine in another
+    process (maybe on another GPU or machine) gets bytes: `same_gpu=False` copies to the CPU first.
     """
-    tensors = {name: t.detach().to(dtype).contiguous().clone() for name, t in named_tensors()}
+    device = None if same_gpu else "cpu"
+    tensors = {name: t.detach().to(device=device, dtype=dtype).contiguous().clone() for name, t in named_tensors()}
     megabytes = sum(t.numel() * t.element_size() for t in tensors.values()) / 2**20
     if tensors and next(iter(tensors.values())).is_cuda:
         from torch.multiprocessing.reductions import reduce_tensor
@@ -196,11 +199,14 @@ class VLLMEngine:
             self._asleep = tags is not None and "kv_cache" not in tags
 
     # ---- recovery -----------------------------------------------------------------------------------
-    def restart(self) -> None:
-        """Replace a dead engine by a fresh one carrying the current weights."""
+    def _stop(self) -> None:
         with contextlib.suppress(Exception):
             self.llm.llm_engine.engine_core.shutdown()
-        kill_all(self._engine_tree)
+        kill_all(self._engine_tree)  # whatever a graceful shutdown left behind (or a killed core orphaned)
+
+    def restart(self) -> None:
+        """Replace a dead engine by a fresh one carrying the current weights."""
+        self._stop()
         self.llm = self._start()
         self._asleep = False
         self.restarts += 1
@@ -281,9 +287,7 @@ class VLLMEngine:
         return {"rollout/sync_s": time.perf_counter() - start, "rollout/sync_mb": megabytes}
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.llm.llm_engine.engine_core.shutdown()
-        kill_all(self._engine_tree)  # whatever a graceful shutdown left behind
+        self._stop()
 
     def process_tree(self) -> list[int]:
         """This process and the engine processes below it (for whoever must clean up after a kill)."""
@@ -317,7 +321,27 @@ def _serve(conn, options: dict[str, Any], sleep: bool) -> None:
     engine.close()
 
 
-class ProcessActor:
+class EngineActor(ABC):
+    """An engine in another process: started, called into, killed, restarted, closed."""
+
+    @abstractmethod
+    def _start(self) -> None: ...
+
+    @abstractmethod
+    def call(self, command: str, *args): ...
+
+    @abstractmethod
+    def kill(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def restart(self) -> None:
+        self.kill()
+        self._start()
+
+
+class ProcessActor(EngineActor):
     """The engine in a subprocess of its own, driven over a pipe."""
 
     def __init__(self, options: dict[str, Any], sleep: bool) -> None:
@@ -349,10 +373,6 @@ class ProcessActor:
             raise EngineDied("the vLLM engine process exited") from None
         return self._receive()
 
-    def restart(self) -> None:
-        self.kill()
-        self._start()
-
     def kill(self) -> None:
         if self.process.is_alive():
             self.process.kill()
@@ -367,7 +387,7 @@ class ProcessActor:
         self.kill()
 
 
-class RayActor:
+class RayActor(EngineActor):
     """The engine as a Ray actor (on a GPU of its own when the cluster has one)."""
 
     def __init__(self, options: dict[str, Any], sleep: bool) -> None:
@@ -393,10 +413,6 @@ class RayActor:
         except (ActorDiedError, RayActorError) as exc:
             raise EngineDied(f"the vLLM Ray actor died: {exc}") from None
 
-    def restart(self) -> None:
-        self.kill()
-        self._start()
-
     def kill(self) -> None:
         with contextlib.suppress(Exception):
             self.ray.kill(self.actor)
@@ -411,7 +427,7 @@ class RayActor:
 class RemoteVLLMEngine:
     """RolloutEngine whose vLLM runs in another process (subprocess or Ray actor)."""
 
-    def __init__(self, actor, options: dict[str, Any]) -> None:
+    def __init__(self, actor: EngineActor, options: dict[str, Any]) -> None:
         self.actor = actor
         self.dtype = DTYPES[options["dtype"]]
         self.weight_version = 0
@@ -440,9 +456,7 @@ class RemoteVLLMEngine:
 
     def update_weights(self, named_tensors: NamedTensors, version: int) -> dict[str, float]:
         start = time.perf_counter()
-        payload, megabytes = encode(named_tensors, self.dtype)
-        if payload["kind"] == "cuda_ipc":  # another process, maybe another GPU: send bytes instead
-            payload, megabytes = encode(lambda: ((k, v.cpu()) for k, v in named_tensors()), self.dtype)
+        payload, megabytes = encode(named_tensors, self.dtype, same_gpu=False)
         self.weight_version = version
         self._weights = payload
         self._with_restart("load_payload", payload, version)
@@ -456,9 +470,8 @@ def make_vllm_engine(cfg: TrainConfig, learner, tokenizer):
     """The configured vLLM engine, already carrying the learner's current weights."""
     require_vllm()
     options = engine_options(cfg)
-    sleep = cfg.rollout.sleep and cfg.rollout.mode == "colocate"
     if cfg.rollout.mode == "colocate":
-        engine = VLLMEngine(options, sleep=sleep)
+        engine = VLLMEngine(options, sleep=cfg.rollout.sleep)
     else:
         backend = cfg.rollout.actor_backend
         if backend == "auto":
