@@ -5,14 +5,22 @@ Layout: `run_dir/checkpoints/step_000010/` holds
   `state.pt`            optimizer, LR schedule, weight version, data cursor, every RNG state, monitor history,
                         mitigation state, the partial run summary
   `config.yaml`         the composed config of the run
+  `meta.json`           step and trajectory (how many rollbacks the run had made when it was written)
 A checkpoint is written into `checkpoints/.tmp-step_000010-<pid>/`, flushed to disk, then renamed: a
 `step_*` directory is complete by construction, and a crash (or a full disk) during a save leaves the
-previous checkpoints untouched. `GOOD` inside a checkpoint marks that the monitor passed enough steps
-after it was written; retention keeps the newest `keep` checkpoints plus the newest good one.
+previous checkpoints untouched. Re-saving an existing step moves the old directory aside, renames the new
+one in, and only then deletes the old one, so at every instant one complete copy is under a name that
+`clean_partial` or `steps()` understands. `GOOD` inside a checkpoint marks that the monitor passed enough
+steps after it was written; it carries over to a re-save of the same step on the same trajectory.
+Retention keeps the newest `keep` checkpoints plus the newest good one.
+
+A checkpoint directory can also be read from outside its run (`resume=<path>`, `model.checkpoint=<path>`):
+`load_dir` reads it and never writes there.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,12 +33,16 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 
 from rlvr.config import CheckpointConfig
-from rlvr.errors import RlvrError
+from rlvr.errors import StorageError
 
 STEP_DIR = re.compile(r"^step_(\d{6,})$")
+REPLACED_DIR = re.compile(r"^\.tmp-replaced-(step_\d{6,})-\d+$")
+# What a failed write raises: OSError from the file system, RuntimeError from torch.save's zip writer
+# ("PytorchStreamWriter failed writing file ...", which is how a full disk surfaces through torch.save).
+WRITE_ERRORS = (OSError, RuntimeError)
 
 
-class CheckpointError(RlvrError):
+class CheckpointError(StorageError):
     """A checkpoint could not be written (disk full, permissions) or read."""
 
 
@@ -95,14 +107,24 @@ class CheckpointManager:
         return good[-1] if good else None
 
     def clean_partial(self) -> None:
-        """Remove temporary directories left by a save that never finished (a crash mid-save)."""
-        if self.dir.is_dir():
-            for p in self.dir.iterdir():
-                if p.name.startswith(".tmp-"):
-                    shutil.rmtree(p, ignore_errors=True)
+        """Finish what a crash interrupted: a replaced checkpoint whose successor never got its name is
+        renamed back (the old copy is complete); every other temporary directory is removed."""
+        if not self.dir.is_dir():
+            return
+        for p in sorted(self.dir.iterdir()):
+            replaced = REPLACED_DIR.match(p.name)
+            if replaced and not (self.dir / replaced.group(1)).exists():
+                os.rename(p, self.dir / replaced.group(1))
+        for p in self.dir.iterdir():
+            if p.name.startswith(".tmp-"):
+                shutil.rmtree(p, ignore_errors=True)
 
-    def save(self, step: int, model: torch.nn.Module, state: dict[str, Any], config: Any) -> Path:
-        """Write checkpoint `step` atomically; on any failure nothing of it remains and CheckpointError says why."""
+    def save(
+        self, step: int, model: torch.nn.Module, state: dict[str, Any], config: Any, *, trajectory: int = 0
+    ) -> Path:
+        """Write checkpoint `step` atomically; on any failure nothing of it remains, the previous checkpoints
+        are untouched, and CheckpointError says why. `trajectory` counts the rollbacks before this save: a
+        re-save of the same step keeps `GOOD` only when it is on the same trajectory."""
         self.dir.mkdir(parents=True, exist_ok=True)
         final = self.path(step)
         tmp = self.dir / f".tmp-{final.name}-{os.getpid()}"
@@ -112,23 +134,50 @@ class CheckpointManager:
             save_file(model_tensors(model), tmp / "model.safetensors")
             torch.save(state, tmp / "state.pt")
             (tmp / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(config)) if config else "")
-            for name in ("model.safetensors", "state.pt", "config.yaml"):
+            (tmp / "meta.json").write_text(json.dumps({"step": step, "trajectory": trajectory}))
+            if self._same_trajectory(final, trajectory) and (final / "GOOD").exists():
+                (tmp / "GOOD").write_text("passed the monitor\n")
+            for name in ("model.safetensors", "state.pt", "config.yaml", "meta.json"):
                 with open(tmp / name, "rb+") as f:
                     os.fsync(f.fileno())
             _fsync_dir(tmp)
             if self.before_rename is not None:
                 self.before_rename()
-            if final.exists():  # re-saving a step after a rollback: replace it
-                shutil.rmtree(final)
-            os.rename(tmp, final)
-            _fsync_dir(self.dir)
-        except OSError as exc:
+            self._replace(tmp, final)
+        except WRITE_ERRORS as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
             raise CheckpointError(
-                f"could not write checkpoint {final} ({exc.strerror or exc}); the previous checkpoints are intact"
+                f"could not write checkpoint {final} ({reason}); the previous checkpoints are intact"
             ) from None
         self.prune()
         return final
+
+    @staticmethod
+    def _same_trajectory(path: Path, trajectory: int) -> bool:
+        try:
+            return json.loads((path / "meta.json").read_text())["trajectory"] == trajectory
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def _replace(self, tmp: Path, final: Path) -> None:
+        """Rename `tmp` to `final`. An existing `final` is renamed aside first (`.tmp-replaced-*`, which
+        `clean_partial` removes) and deleted only after the new one is in place: a crash at any point leaves
+        either the old or the new checkpoint under `final`, never neither."""
+        aside = None
+        if final.exists():
+            aside = self.dir / f".tmp-replaced-{final.name}-{os.getpid()}"
+            shutil.rmtree(aside, ignore_errors=True)
+            os.rename(final, aside)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if aside is not None:
+                os.rename(aside, final)  # put the old one back
+            raise
+        _fsync_dir(self.dir)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
 
     def discard_after(self, step: int) -> None:
         """Delete every checkpoint newer than `step` (a rolled-back trajectory's). Each is renamed to a
@@ -155,13 +204,21 @@ class CheckpointManager:
                 shutil.rmtree(self.path(step), ignore_errors=True)
 
     def load(self, step: int, model: torch.nn.Module) -> dict[str, Any]:
-        """Load checkpoint `step` into `model`; returns its state dict (see the module docstring)."""
-        path = self.path(step)
-        try:
-            load_model_tensors(model, load_file(path / "model.safetensors", device=str(_device_of(model))))
-            return torch.load(path / "state.pt", weights_only=False)
-        except (OSError, RuntimeError) as exc:
-            raise CheckpointError(f"cannot load checkpoint {path}: {exc}") from None
+        """Load checkpoint `step` of this run into `model`; returns its state dict (see the module docstring)."""
+        return load_dir(self.path(step), model)
+
+
+def load_dir(path: Path, model: torch.nn.Module) -> dict[str, Any]:
+    """Load the checkpoint directory `path` (of any run) into `model`; read-only."""
+    try:
+        load_model_tensors(model, load_file(path / "model.safetensors", device=str(_device_of(model))))
+        return torch.load(path / "state.pt", weights_only=False)
+    except (OSError, RuntimeError) as exc:
+        raise CheckpointError(f"cannot load checkpoint {path}: {exc}") from None
+
+
+def is_checkpoint_dir(path: Path) -> bool:
+    return (path / "state.pt").is_file() and (path / "model.safetensors").is_file()
 
 
 def _device_of(model: torch.nn.Module) -> torch.device:

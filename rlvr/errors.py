@@ -20,5 +20,9 @@ class MissingDependencyError(RlvrError):
     """An optional package (vllm, ray, wandb, peft) is needed for what the config asks."""
 
 
+class StorageError(RlvrError):
+    """A file of the run could not be written (a full disk, permissions); what was there before is intact."""
+
+
 class TrainingStopped(RlvrError):
     """Training stopped on purpose, e.g. too many rollbacks; the message says why."""

@@ -6,37 +6,54 @@
 The run never loses more than the steps since its last checkpoint (`resume=auto` picks up the newest),
 and when the monitor sees a collapse it restores the last good checkpoint, applies the configured
 mitigation, logs a `rollback` event and continues; after `monitor.max_rollbacks` it stops (exit code 3).
+A run owns its `run_dir` and writes nowhere else: a fresh run refuses a directory that holds another run
+(`rlvr.rundir.claim`), and `resume=<checkpoint path>` reads that checkpoint and writes only the new run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 
 from rewards.pool import RewardPool, specs_from_config
-from rlvr.checkpoint import CheckpointManager, rng_state, set_rng_state
+from rlvr.checkpoint import (
+    WRITE_ERRORS,
+    CheckpointError,
+    CheckpointManager,
+    is_checkpoint_dir,
+    load_dir,
+    rng_state,
+    set_rng_state,
+)
 from rlvr.config import TrainConfig
 from rlvr.data import PromptSampler, load_samples
-from rlvr.errors import ConfigError, TrainingStopped
+from rlvr.errors import ConfigError, StorageError, TrainingStopped
 from rlvr.evaluate import EvalResult
 from rlvr.faults import Faults
 from rlvr.learner import Learner, load_model, load_tokenizer, resolve_device
 from rlvr.loop import Trainer, make_engine, run_eval, seed_everything
 from rlvr.monitor import Monitor, Verdict
+from rlvr.rollout.base import encode_prompts
+from rlvr.rundir import RunState, atomic_write_text, claim
 from rlvr.tracking import Tracker, plot_metrics
 
 
 class Run:
     """The state of one training run beyond a single step: checkpoints, monitor, rollbacks, summary."""
 
-    def __init__(self, cfg: TrainConfig, trainer: Trainer, tracker: Tracker, faults: Faults) -> None:
+    def __init__(self, cfg: TrainConfig, trainer: Trainer, tracker: Tracker, faults: Faults, state: RunState) -> None:
         self.cfg = cfg
         self.trainer = trainer
         self.tracker = tracker
+        self.state = state  # rollbacks, mitigation and wall clock, persisted after every step
         self.monitor = Monitor(cfg.monitor)
         self.checkpoints = CheckpointManager(
             Path(cfg.run_dir), cfg.checkpoint, before_rename=lambda: faults.maybe_kill(self.saving_step, "save")
@@ -45,6 +62,14 @@ class Run:
         self.lr_scale = 1.0  # cumulative rollback mitigation; survives restores on purpose
         self.rollbacks = 0
         self.summary: dict[str, Any] = {"run_dir": cfg.run_dir, "steps": 0}
+
+    def persist(self) -> None:
+        """Write run_state.json: what must survive this process even when no checkpoint follows."""
+        self.state.rollbacks = self.rollbacks
+        self.state.lr_scale = self.lr_scale
+        self.state.seed_offset = self.trainer.seed_offset
+        self.state.global_step = self.tracker.global_step
+        self.state.save(Path(self.cfg.run_dir))
 
     # ---- checkpoints -----------------------------------------------------------------------------------
     def save(self, step: int) -> None:
@@ -57,15 +82,17 @@ class Run:
             "monitor": self.monitor.state_dict(),
             "lr_scale": self.lr_scale,
             "seed_offset": t.seed_offset,
+            "rollbacks": self.rollbacks,
+            "global_step": self.tracker.global_step,
             "summary": dict(self.summary),
         }
         self.saving_step = step
-        self.checkpoints.save(step, t.learner.model, state, self.cfg)
+        self.checkpoints.save(step, t.learner.model, state, self.cfg, trajectory=self.rollbacks)
 
-    def restore(self, step: int) -> dict[str, Any]:
-        """Load checkpoint `step` into every part; returns its state."""
+    def restore(self, path: Path) -> dict[str, Any]:
+        """Load the checkpoint at `path` into every part (read-only); returns its state."""
         t = self.trainer
-        state = self.checkpoints.load(step, t.learner.model)
+        state = load_dir(path, t.learner.model)
         t.learner.load_state_dict(state["learner"])
         t.sampler.load_state_dict(state["sampler"])
         set_rng_state(state["rng"])
@@ -74,27 +101,34 @@ class Run:
         return state
 
     def resume(self) -> int:
-        """Step to continue after (0: a fresh start). `resume=auto` takes the newest complete checkpoint."""
+        """Step to continue after (0: a fresh start). `resume=auto` takes the newest complete checkpoint of
+        this run; `resume=<path>` a checkpoint of any run, which is only read."""
         self.checkpoints.clean_partial()
         if self.cfg.resume == "none":
             return 0
         if self.cfg.resume == "auto":
-            step = self.checkpoints.latest()
-            if step is None:
+            latest = self.checkpoints.latest()
+            if latest is None:
                 self.tracker.message("resume=auto: no checkpoint yet, starting from step 0")
+                self.tracker.truncate_after(0)  # what a run that died before its first checkpoint logged
                 return 0
+            path = self.checkpoints.path(latest)
         else:
             path = Path(self.cfg.resume)
-            if not (path / "state.pt").exists():
-                raise ConfigError(f"resume: {path} is not a checkpoint directory")
-            self.checkpoints.dir = path.parent
-            step = int(path.name.split("_")[-1])
-        state = self.restore(step)
+            self.summary["resumed_from"] = str(path.resolve())
+        state = self.restore(path)
+        step = int(state["step"])
         self.lr_scale = state["lr_scale"]
         self.trainer.seed_offset = state["seed_offset"]
-        self.summary.update(state["summary"])
-        self.tracker.truncate_after(step)
-        self.tracker.event(step, "resume", from_checkpoint=str(self.checkpoints.path(step)))
+        self.rollbacks = int(state.get("rollbacks", 0))
+        self.summary.update({**state["summary"], "run_dir": self.cfg.run_dir})
+        if self.state.rollbacks > self.rollbacks:
+            # rollbacks happened after this checkpoint was written: their count and mitigation still hold
+            self.trainer.learner.scale_lr(self.state.lr_scale / self.lr_scale)
+            self.rollbacks, self.lr_scale = self.state.rollbacks, self.state.lr_scale
+            self.trainer.seed_offset = self.state.seed_offset
+        self.tracker.truncate_after(int(state.get("global_step", step)))
+        self.tracker.event(step, "resume", from_checkpoint=str(path), rollbacks=self.rollbacks)
         return step
 
     # ---- rollback ------------------------------------------------------------------------------------
@@ -110,7 +144,7 @@ class Run:
             raise TrainingStopped(f"collapse at step {step} ({verdict}) and no good checkpoint to roll back to")
         t = self.trainer
         sampler_at_failure = t.sampler.state_dict()
-        state = self.restore(target)
+        state = self.restore(self.checkpoints.path(target))
         self.checkpoints.discard_after(target)  # the failed trajectory's saves
         mitigation = self.cfg.monitor.mitigation
         if "lr_factor" in mitigation:
@@ -130,6 +164,7 @@ class Run:
             mitigation=",".join(mitigation),
             lr_scale=self.lr_scale,
         )
+        self.persist()  # the count must survive a crash before the next checkpoint
         return target
 
     # ---- the loop ------------------------------------------------------------------------------------
@@ -148,6 +183,7 @@ class Run:
             if cfg.monitor.enabled or cfg.checkpoint.every:
                 self.save(0)  # the rollback target of last resort: the model we started from
                 self.checkpoints.mark_good(0)
+        self.persist()
         step += 1
         while step <= cfg.steps:
             metrics = self.trainer.step(step)
@@ -159,6 +195,7 @@ class Run:
             if eval_samples and cfg.eval.every and step % cfg.eval.every == 0 and step != cfg.steps:
                 metrics.update(self.evaluate(eval_samples, step).metrics())
             self.tracker.log(step, {**metrics, "monitor/rollbacks": self.rollbacks})
+            self.persist()
             self.summary.update(steps=step, train_reward_last=metrics["reward/mean"])
             for saved in self.checkpoints.steps():
                 if saved <= step - cfg.monitor.good_after:
@@ -183,42 +220,115 @@ def _load_learner(cfg: TrainConfig) -> Learner:
     return Learner(cfg, load_model(cfg.model, device), device)
 
 
+def _check_prompt_lengths(cfg: TrainConfig, tokenizer, train_samples: list, eval_samples: list) -> None:
+    """With vLLM, a prompt plus its generation budget must fit the engine's context (`rollout.max_model_len`):
+    checked now, once, instead of completions cut short or an engine that fails mid-run."""
+    if cfg.rollout.backend != "vllm":
+        return
+    from rlvr.rollout.vllm import max_model_len
+
+    limit = max_model_len(cfg)
+    for samples, budget, what in (
+        (train_samples, cfg.rollout.max_tokens, "rollout"),
+        (eval_samples, cfg.eval.max_tokens, "eval"),
+    ):
+        if not samples:
+            continue
+        lengths = [len(ids) for ids in encode_prompts(tokenizer, [s.prompt for s in samples])]
+        longest = max(range(len(lengths)), key=lengths.__getitem__)
+        if lengths[longest] + budget > limit:
+            raise ConfigError(
+                f"prompt {samples[longest].id!r} has {lengths[longest]} tokens; with {what}.max_tokens={budget} it "
+                f"needs {lengths[longest] + budget} > rollout.max_model_len={limit}: raise rollout.max_model_len, "
+                f"lower {what}.max_tokens, or drop long prompts from the data"
+            )
+
+
+def _resume_source(cfg: TrainConfig) -> None:
+    """`resume=<path>` must be a checkpoint of another run: this run writes only its own run_dir."""
+    if cfg.resume in ("none", "auto"):
+        return
+    path = Path(cfg.resume).expanduser()
+    if not is_checkpoint_dir(path):
+        raise ConfigError(f"resume: {path} is not a checkpoint directory (run_dir/checkpoints/step_N)")
+    if path.resolve().is_relative_to(Path(cfg.run_dir).resolve()):
+        raise ConfigError(
+            f"resume={path} is inside run_dir {cfg.run_dir}: continue this run with resume=auto, or branch "
+            "from that checkpoint into a new run_dir"
+        )
+
+
 def _setup(cfg: TrainConfig):
-    """Everything a run needs, cheapest and most error-prone first (data and rewards fail in a second)."""
+    """Everything a run needs that can be checked cheaply, most error-prone first (config, rewards, data fail
+    in a second); nothing is written anywhere yet."""
+    specs = specs_from_config(cfg.reward)
     faults = Faults.from_config(dict(cfg.fault))
+    _resume_source(cfg)
     tokenizer = _start_process(cfg)
     train_samples = load_samples(cfg.data, tokenizer)
-    eval_samples = load_samples(cfg.eval.data, tokenizer) if cfg.eval.data is not None else []
-    specs = specs_from_config(cfg.reward)
-    return faults, tokenizer, train_samples, eval_samples, specs, _load_learner(cfg)
+    eval_samples = load_samples(cfg.eval.data, tokenizer) if cfg.eval.enabled else []
+    _check_prompt_lengths(cfg, tokenizer, train_samples, eval_samples)
+    return faults, tokenizer, train_samples, eval_samples, specs
+
+
+def _write_config(cfg: TrainConfig, run_dir: Path) -> None:
+    """The composed config of the run, as `rlvr train --cfg job` would print it."""
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+
+
+def _export_model(model: torch.nn.Module, tokenizer, out: Path) -> None:
+    """`save_pretrained` into a temporary directory, then renamed over `out`: never half a model."""
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.rename(tmp, out)
+    except WRITE_ERRORS as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"could not write the final model to {out}: {str(exc).splitlines()[0]}") from None
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run a whole training job; returns (and writes to run_dir/summary.json) the run summary."""
-    wall_start = time.time()
-    faults, tokenizer, train_samples, eval_samples, specs, learner = _setup(cfg)
+    started = time.time()
+    faults, tokenizer, train_samples, eval_samples, specs = _setup(cfg)
     run_dir = Path(cfg.run_dir)
+    claim(run_dir, resume=cfg.resume, overwrite=cfg.overwrite)
+    learner = _load_learner(cfg)
     engine = make_engine(cfg, learner, tokenizer)
-    tracker = Tracker(run_dir, cfg.tracking, cfg.steps)
+    state = RunState.load(run_dir) if cfg.resume == "auto" else RunState()
+    state.start_segment(started)
+    config = OmegaConf.to_container(OmegaConf.structured(cfg))
+    tracker = Tracker(
+        run_dir, cfg.tracking, cfg.steps, config=config, global_step=state.global_step, wandb_id=state.wandb_id
+    )
+    state.wandb_id = tracker.wandb_id or state.wandb_id
     sampler = PromptSampler(train_samples, shuffle=cfg.data.shuffle, seed=cfg.seed)
+    run = None
     try:
+        _write_config(cfg, run_dir)
         with RewardPool(specs, cfg.reward_workers) as pool:
             trainer = Trainer(cfg, learner, engine, pool, sampler, tracker, tokenizer.pad_token_id, faults)
-            run = Run(cfg, trainer, tracker, faults)
+            run = Run(cfg, trainer, tracker, faults, state)
             run.loop(eval_samples)
             if eval_samples and cfg.eval.after_training:
                 after = run.evaluate(eval_samples, cfg.steps, "after")
                 tracker.log(cfg.steps, after.metrics())
-                (run_dir / "eval_after.json").write_text(json.dumps(after.summary(), indent=2))
+                atomic_write_text(run_dir / "eval_after.json", json.dumps(after.summary(), indent=2))
             if cfg.checkpoint.save_final:
                 run.save(cfg.steps)
-                learner.model.save_pretrained(run_dir / "model")
-                tokenizer.save_pretrained(run_dir / "model")
+                _export_model(learner.model, tokenizer, run_dir / "model")
     finally:
+        if run is not None:  # however the run ends (done, stopped, an error): its count and wall clock
+            with contextlib.suppress(StorageError):
+                run.persist()
         tracker.close()
         engine.close()
-    summary = {**run.summary, "wall_s": round(time.time() - wall_start, 1)}
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    summary = {**run.summary, "wall_s": round(state.wall_s, 1), "segments": len(state.segments)}
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     plot_metrics(run_dir / "metrics.jsonl", run_dir / "metrics.png")
     if "accuracy_before" in summary or "accuracy_after" in summary:
         print_summary(tracker, summary)
@@ -248,19 +358,21 @@ def evaluate_only(cfg: TrainConfig) -> EvalResult:
     if cfg.eval.data is None:
         raise ConfigError("rlvr eval needs eval.data.path (a local .json/.jsonl/.parquet or a hub dataset name)")
     run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    specs = specs_from_config(cfg.reward)
     tokenizer = _start_process(cfg)
     samples = load_samples(cfg.eval.data, tokenizer)
+    _check_prompt_lengths(cfg, tokenizer, [], samples)
     learner = _load_learner(cfg)
     engine = make_engine(cfg, learner, tokenizer)
     tracker = Tracker(run_dir, cfg.tracking, 0)
     try:
-        with RewardPool(specs_from_config(cfg.reward), cfg.reward_workers) as pool:
+        _write_config(cfg, run_dir)
+        with RewardPool(specs, cfg.reward_workers) as pool:
             result = run_eval(cfg, engine, pool, samples)
     finally:
         engine.close()
         tracker.close()
-    (run_dir / "eval.json").write_text(json.dumps({**result.summary(), "records": result.records}, indent=2))
+    atomic_write_text(run_dir / "eval.json", json.dumps({**result.summary(), "records": result.records}, indent=2))
     rows = [["accuracy (pass@1)", f"{100 * result.accuracy:.1f}%"]]
     rows += [[f"pass@{k}", f"{100 * v:.1f}%"] for k, v in result.pass_at.items() if k > 1]
     rows += [[f"maj@{k}", f"{100 * v:.1f}%"] for k, v in result.maj_at.items() if k > 1]

@@ -30,14 +30,28 @@ class Tracker:
     """Writes `metrics.jsonl` (one JSON object per step or event), `samples.jsonl`, drives the progress bar,
     and mirrors everything to wandb (offline unless configured) when wandb is installed."""
 
-    def __init__(self, run_dir: Path, cfg: TrackingConfig, total_steps: int, config: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        run_dir: Path,
+        cfg: TrackingConfig,
+        total_steps: int,
+        config: dict[str, Any] | None = None,
+        *,
+        global_step: int = 0,
+        wandb_id: str | None = None,
+    ):
+        """`global_step` and `wandb_id` continue a run (see `rlvr.rundir.RunState`): the global step goes on
+        from the larger of `global_step` and the last one in metrics.jsonl, and wandb resumes the same run."""
         self.run_dir = run_dir
         self.cfg = cfg
         run_dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path = run_dir / "metrics.jsonl"
         self.samples_path = run_dir / "samples.jsonl"
+        # Every logged step, rollbacks and resumes included, gets the next global step: wandb keeps only
+        # increasing steps, and the training step (which goes back after a rollback) is logged as train/step.
+        self.global_step = max(global_step, self._last_global_step())
         self.console = Console(stderr=True)
-        self._wandb = self._init_wandb(config) if cfg.wandb != "disabled" else None
+        self._wandb = self._init_wandb(config, wandb_id) if cfg.wandb != "disabled" else None
         self._progress = None
         if cfg.progress and total_steps > 0:
             self._progress = Progress(
@@ -54,7 +68,16 @@ class Tracker:
             self._task = self._progress.add_task("train", total=total_steps, status="")
             self._progress.start()
 
-    def _init_wandb(self, config: dict[str, Any] | None):
+    def _last_global_step(self) -> int:
+        if not self.metrics_path.exists():
+            return 0
+        return max((int(r.get("global_step", 0)) for r in read_metrics(self.metrics_path)), default=0)
+
+    @property
+    def wandb_id(self) -> str | None:
+        return self._wandb.id if self._wandb is not None else None
+
+    def _init_wandb(self, config: dict[str, Any] | None, wandb_id: str | None):
         try:
             import wandb
         except ImportError:
@@ -68,18 +91,28 @@ class Tracker:
             mode=mode,
             config=config,
             name=self.run_dir.name,
+            id=wandb_id,
+            resume="allow" if wandb_id else None,
             reinit="finish_previous",
         )
 
     def _append(self, step: int, fields: dict[str, Any]) -> None:
-        record = {"step": step, "time": time.time(), **{k: _jsonable(v) for k, v in fields.items()}}
+        record = {
+            "step": step,
+            "global_step": self.global_step,
+            "time": time.time(),
+            **{k: _jsonable(v) for k, v in fields.items()},
+        }
         with self.metrics_path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
     def log(self, step: int, metrics: dict[str, Any]) -> None:
+        """One step's metrics under training step `step` and the next global step."""
+        self.global_step += 1
         self._append(step, metrics)
         if self._wandb is not None:
-            self._wandb.log({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=step)
+            numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+            self._wandb.log({**numeric, "train/step": step}, step=self.global_step)
         if self._progress is not None:
             status = " ".join(
                 f"{short}={metrics[key]:.3f}"
@@ -106,26 +139,34 @@ class Tracker:
             import wandb
 
             numeric = {f"event/{event}/{k}": v for k, v in fields.items() if isinstance(v, (int, float))}
-            self._wandb.log({f"event/{event}": 1, **numeric}, step=step)
+            # the next row's step: the last one may already be committed (a resumed wandb run starts past it)
+            self._wandb.log({f"event/{event}": 1, **numeric}, step=self.global_step + 1)
             wandb.termwarn(text)
         self.message(text)
 
     def samples(self, step: int, rows: list[dict[str, Any]]) -> None:
+        """Completions of step `step`, written while the step runs: they belong to the next global step."""
         with self.samples_path.open("a") as f:
             for row in rows:
-                f.write(json.dumps({"step": step, **row}) + "\n")
+                f.write(json.dumps({"step": step, "global_step": self.global_step + 1, **row}) + "\n")
         if self._wandb is not None and rows:
             import wandb
 
             columns = sorted(rows[0])
             table = wandb.Table(columns=columns, data=[[str(r[c]) for c in columns] for r in rows])
-            self._wandb.log({"samples": table}, step=step)
+            self._wandb.log({"samples": table}, step=self.global_step + 1)
 
-    def truncate_after(self, step: int) -> None:
-        """Drop records of steps after `step` (a resumed run redoes them; the killed run's rows would repeat)."""
+    def truncate_after(self, global_step: int) -> None:
+        """Drop the step records logged after global step `global_step` (a resumed run redoes those steps;
+        the dead process's rows would repeat). Events stay: a rollback or a resume happened, whatever
+        followed. Records of runs older than the global step use their training step instead."""
+
+        def keep(record: dict[str, Any]) -> bool:
+            return "event" in record or record.get("global_step", record["step"]) <= global_step
+
         for path in (self.metrics_path, self.samples_path):
             if path.exists():
-                kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+                kept = [line for line in path.read_text().splitlines() if line and keep(json.loads(line))]
                 path.write_text("".join(line + "\n" for line in kept))
 
     def message(self, text: str) -> None:

@@ -21,7 +21,7 @@ def test_train_writes_metrics_plot_summary_and_config(tiny_model_dir, tmp_path):
     assert [r["step"] for r in records if "eval/accuracy" in r] == [0, 2, 3]  # before, every 2, after
     assert (run_dir / "samples.jsonl").read_text().count("\n") == 3 * 2  # tracking.log_samples=2 per step
     assert Image.open(run_dir / "metrics.png").size[0] > 300
-    assert "adv_scale" in (run_dir / ".hydra" / "config.yaml").read_text()
+    assert "adv_scale" in (run_dir / "config.yaml").read_text()
     assert "before training" in proc.stdout and "after 3 GRPO steps" in proc.stdout
 
 

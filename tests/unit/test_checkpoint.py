@@ -72,3 +72,59 @@ def test_a_full_disk_is_an_error_that_keeps_the_last_checkpoint(tmp_path, model,
     assert manager.steps() == [1]
     assert [p.name for p in manager.dir.iterdir()] == ["step_000001"]  # no partial directory
     assert manager.load(1, model) == {"step": 1}
+
+
+def test_torch_save_failing_with_runtime_error_is_a_checkpoint_error(tmp_path, model, monkeypatch):
+    # a full disk reaches torch.save's zip writer as a RuntimeError, not an OSError
+    manager = CheckpointManager(tmp_path, CheckpointConfig(keep=3))
+    manager.save(1, model, {"step": 1}, None)
+
+    def disk_full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", disk_full)
+    with pytest.raises(CheckpointError, match=r"PytorchStreamWriter failed.*previous checkpoints are intact"):
+        manager.save(2, model, {"step": 2}, None)
+    monkeypatch.undo()
+    assert [p.name for p in manager.dir.iterdir()] == ["step_000001"]
+    assert manager.load(1, model) == {"step": 1}
+
+
+def test_resaving_a_step_never_leaves_it_missing(tmp_path, model, monkeypatch):
+    manager = CheckpointManager(tmp_path, CheckpointConfig(keep=3))
+    manager.save(4, model, {"step": 4, "version": "old"}, None)
+    real_rename = checkpoint_module.os.rename
+
+    def crash_on_rename_in(src, dst, *args, **kwargs):
+        if str(src).endswith(f"-{checkpoint_module.os.getpid()}") and ".tmp-step_" in str(src):
+            raise KeyboardInterrupt  # stands in for SIGKILL just before the new copy gets its name
+        return real_rename(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_module.os, "rename", crash_on_rename_in)
+    with pytest.raises(KeyboardInterrupt):
+        manager.save(4, model, {"step": 4, "version": "new"}, None)
+    monkeypatch.undo()
+    manager.clean_partial()  # what the next start does
+    assert manager.steps() == [4]
+    assert manager.load(4, model) == {"step": 4, "version": "old"}
+    assert not [p for p in manager.dir.iterdir() if p.name.startswith(".tmp-")]
+    manager.save(4, model, {"step": 4, "version": "new"}, None)
+    assert manager.load(4, model) == {"step": 4, "version": "new"}
+
+
+def test_a_resave_keeps_good_only_on_the_same_trajectory(tmp_path, model):
+    manager = CheckpointManager(tmp_path, CheckpointConfig(keep=3))
+    manager.save(6, model, {"step": 6}, None, trajectory=0)
+    manager.mark_good(6)
+    manager.save(6, model, {"step": 6}, None, trajectory=0)  # the same run re-saving its last step
+    assert manager.latest_good() == 6
+    manager.save(6, model, {"step": 6}, None, trajectory=1)  # after a rollback: not checked by the monitor yet
+    assert manager.latest_good() is None
+
+
+def test_a_checkpoint_of_another_run_is_read_without_writing(tmp_path, model):
+    other = CheckpointManager(tmp_path / "other", CheckpointConfig(keep=1))
+    path = other.save(2, model, {"step": 2}, None)
+    stamp = sorted((p.name, p.stat().st_mtime_ns) for p in path.iterdir())
+    assert checkpoint_module.load_dir(path, model) == {"step": 2}
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in path.iterdir()) == stamp
