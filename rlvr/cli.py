@@ -70,16 +70,20 @@ def run_hydra(config_name: str, task: Callable, argv: list[str]) -> None:
 
 def train_task(cfg) -> None:
     from rlvr.config import to_config
+
+    config = to_config(cfg)  # before the heavy imports: a config mistake is reported in a second
     from rlvr.run import train
 
-    train(to_config(cfg))
+    train(config)
 
 
 def eval_task(cfg) -> None:
     from rlvr.config import to_config
+
+    config = to_config(cfg)
     from rlvr.run import evaluate_only
 
-    evaluate_only(to_config(cfg))
+    evaluate_only(config)
 
 
 def make_tiny(argv: list[str]) -> None:

@@ -98,6 +98,10 @@ class DataConfig:
     shuffle: bool = True  #: shuffle once per epoch with the run seed (False: file order, as the book)
     limit: int | None = None  #: use only the first N rows
 
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 0:
+            raise ConfigError(f"data.limit must be >= 0 (or null for all rows), got {self.limit}")
+
 
 @dataclass
 class EvalConfig:
@@ -109,12 +113,29 @@ class EvalConfig:
     temperature: float = 0.0  #: 0 = greedy (pass@1)
     top_p: float = 1.0
     n: int = 1  #: samples per problem (pass@k / maj@k need n >= k)
+    ks: list[int] | None = None  #: k of pass@k and maj@k; default 1, 2, 4, ... below n, and n itself
     batch_size: int = 64  #: prompts per generation call
     fallback_last_number: bool = False  #: grade the last number when there is no \\boxed{} (lenient eval)
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
             raise ConfigError(f"eval.max_tokens must be >= 1, got {self.max_tokens}")
+        if self.n < 1 or self.batch_size < 1:
+            raise ConfigError(f"eval.n and eval.batch_size must be >= 1, got {self.n} and {self.batch_size}")
+        if self.temperature < 0:
+            raise ConfigError(f"eval.temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        if self.n > 1 and self.temperature == 0:
+            raise ConfigError(
+                f"eval.n={self.n} with eval.temperature=0: greedy decoding gives {self.n} identical samples, so "
+                "pass@k would equal pass@1; set eval.temperature > 0 (e.g. 0.6) or eval.n=1"
+            )
+        if self.ks is not None and not all(1 <= k <= self.n for k in self.ks):
+            raise ConfigError(f"eval.ks={list(self.ks)}: every k of pass@k/maj@k needs 1 <= k <= eval.n={self.n}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether training evaluates at all (otherwise `eval.data` is never read)."""
+        return self.data is not None and (self.before_training or self.after_training or self.every > 0)
 
 
 @dataclass
@@ -148,6 +169,22 @@ class RolloutConfig:
             raise ConfigError(f"rollout.actor_backend must be auto, ray or process, got {self.actor_backend!r}")
         if not 0.0 < self.top_p <= 1.0 or self.temperature < 0.0:
             raise ConfigError("rollout.top_p must be in (0, 1] and rollout.temperature >= 0")
+        if self.temperature == 0.0:
+            raise ConfigError(
+                f"rollout.temperature=0 makes the {self.group_size} rollouts of a group identical: every group is "
+                "constant and nothing trains; sample with rollout.temperature > 0 (1.0 is usual)"
+            )
+        if self.top_k < 0:
+            raise ConfigError(f"rollout.top_k must be >= 0 (0 = off), got {self.top_k}")
+        if self.sync_every < 1:
+            raise ConfigError(f"rollout.sync_every must be >= 1 (optimizer steps between syncs), got {self.sync_every}")
+        if self.batch_size < 1:
+            raise ConfigError(f"rollout.batch_size must be >= 1, got {self.batch_size}")
+        if self.max_model_len is not None and self.max_model_len <= self.max_tokens:
+            raise ConfigError(
+                f"rollout.max_model_len={self.max_model_len} leaves no room for a prompt beside "
+                f"rollout.max_tokens={self.max_tokens}"
+            )
 
 
 @dataclass
@@ -175,6 +212,8 @@ class AlgoConfig:
             raise ConfigError(f"algo.num_iterations must be >= 1, got {self.num_iterations}")
         if self.overlong == Overlong.soft_penalty and self.overlong_buffer < 1:
             raise ConfigError("algo.overlong=soft_penalty needs algo.overlong_buffer >= 1 (tokens)")
+        if self.max_resample_rounds < 0:
+            raise ConfigError(f"algo.max_resample_rounds must be >= 0, got {self.max_resample_rounds}")
 
 
 @dataclass
@@ -277,6 +316,7 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     resume: str = "none"  #: none | auto (newest complete checkpoint of run_dir) | a checkpoint directory
+    overwrite: bool = False  #: delete what a previous run left in run_dir before starting (else refused)
     #: fault injection for tests and rehearsals: +fault.nan_at_step=N, +fault.lr_spike_at_step=N,
     #: +fault.kill_at_step=N (+fault.kill_point=save to die while writing that step's checkpoint)
     fault: dict[str, Any] = field(default_factory=dict)
@@ -291,6 +331,13 @@ class TrainConfig:
             raise ConfigError("steps must be >= 0 and prompts_per_step >= 1")
         if self.algo.loss_agg == LossAgg.seq_mean_token_sum_norm and self.rollout.max_tokens < 1:
             raise ConfigError("loss_agg=seq_mean_token_sum_norm needs rollout.max_tokens >= 1")
+        if self.algo.overlong == Overlong.soft_penalty and self.algo.overlong_buffer >= self.rollout.max_tokens:
+            raise ConfigError(
+                f"algo.overlong_buffer={self.algo.overlong_buffer} must be smaller than "
+                f"rollout.max_tokens={self.rollout.max_tokens} (the penalty ramps in over the last buffer tokens)"
+            )
+        if self.overwrite and self.resume != "none":
+            raise ConfigError("overwrite=true deletes run_dir first, so it cannot be combined with resume")
 
 
 def register_configs() -> None:

@@ -69,8 +69,9 @@ class EvalResult:
         return out
 
 
-def _ks(n: int) -> list[int]:
-    return [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= n] if n > 1 else []
+def default_ks(n: int) -> list[int]:
+    """pass@k / maj@k reported by default: 1, the powers of two below n, and n itself (none when n = 1)."""
+    return sorted({k for k in (2, 4, 8, 16, 32, 64, 128) if k < n} | {1, n}) if n > 1 else []
 
 
 def _breakdown(records: list[dict[str, Any]], key: str) -> dict[str, float]:
@@ -82,9 +83,19 @@ def _breakdown(records: list[dict[str, Any]], key: str) -> dict[str, float]:
 
 
 def evaluate(
-    engine: RolloutEngine, samples: list[Sample], params: SamplingParams, scorer: Scorer, *, batch_size: int = 64
+    engine: RolloutEngine,
+    samples: list[Sample],
+    params: SamplingParams,
+    scorer: Scorer,
+    *,
+    batch_size: int = 64,
+    ks: Sequence[int] | None = None,
 ) -> EvalResult:
-    """Generate `params.n` completions per sample, grade them, and aggregate."""
+    """Generate `params.n` completions per sample, grade them, and aggregate; pass@k and maj@k for every k
+    in `ks` (default: `default_ks(params.n)`), each needing k <= n."""
+    ks = default_ks(params.n) if ks is None else sorted(set(ks))
+    if any(not 1 <= k <= params.n for k in ks):
+        raise ValueError(f"pass@k needs 1 <= k <= n={params.n}, got {list(ks)}")
     records: list[dict[str, Any]] = []
     lengths, no_answer, truncated = [], 0, 0
     for start in range(0, len(samples), batch_size):
@@ -112,7 +123,6 @@ def evaluate(
                 }
             )
     n_samples = len(lengths)
-    ks = _ks(params.n)
     return EvalResult(
         accuracy=sum(r["accuracy"] for r in records) / max(1, len(records)),
         n_problems=len(records),

@@ -280,4 +280,4 @@ def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples:
         stop=tuple(cfg.rollout.stop),
         seed=cfg.seed,
     )
-    return evaluate(engine, samples, params, scorer, batch_size=e.batch_size)
+    return evaluate(engine, samples, params, scorer, batch_size=e.batch_size, ks=e.ks)

@@ -27,8 +27,11 @@ class Sample:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def for_reward(self) -> dict[str, Any]:
-        """The plain-dict view a reward function receives (rewards/ does not import rlvr)."""
-        return {"id": self.id, "prompt": self.prompt, "answer": self.answer, "tests": self.tests, **self.metadata}
+        """The plain-dict view a reward function receives (rewards/ does not import rlvr).
+
+        The row's other columns come first and the sample's own fields last: with `data.answer_key=final` a
+        row that also has a column named `answer` must be graded against `final`, never the decoy."""
+        return {**self.metadata, "id": self.id, "prompt": self.prompt, "answer": self.answer, "tests": self.tests}
 
 
 @dataclass

@@ -38,6 +38,13 @@ def encode_prompts(tokenizer, prompts: Sequence[str]) -> list[list[int]]:
     return [tokenizer(p, add_special_tokens=not (bos and p.startswith(bos)))["input_ids"] for p in prompts]
 
 
+def decode_completion(tokenizer, completion_ids: Sequence[int]) -> str:
+    """A completion's text, the same function of its token ids in every engine: special tokens (EOS) dropped,
+    stop strings kept. vLLM's own `.text` leaves out the stop string while transformers keeps it, so the
+    same tokens would be graded differently (`\\boxed{5` vs `\\boxed{5}` with stop=["}"])."""
+    return tokenizer.decode(list(completion_ids), skip_special_tokens=True)
+
+
 class RolloutEngine(Protocol):
     """Generates groups of rollouts with the current policy weights.
 

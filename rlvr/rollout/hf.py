@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 
 from rlvr.learner import token_logprobs
-from rlvr.rollout.base import NamedTensors, SamplingParams, encode_prompts
+from rlvr.rollout.base import NamedTensors, SamplingParams, decode_completion, encode_prompts
 from rlvr.types import Rollout, Sample, TrainBatch
 
 
@@ -109,7 +109,7 @@ class HFEngine:
                     sample=samples[i],
                     prompt_ids=ids,
                     completion_ids=completion_ids,
-                    completion=self.tokenizer.decode(completion_ids, skip_special_tokens=True),
+                    completion=decode_completion(self.tokenizer, completion_ids),
                     logprobs=logprobs,
                     finish_reason=reason,
                     weight_version=self.weight_version,

@@ -29,7 +29,7 @@ import torch
 
 from rlvr.config import TrainConfig
 from rlvr.errors import MissingDependencyError
-from rlvr.rollout.base import NamedTensors, SamplingParams, encode_prompts
+from rlvr.rollout.base import NamedTensors, SamplingParams, decode_completion, encode_prompts
 from rlvr.types import Rollout, Sample
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -104,6 +104,18 @@ def encode(named_tensors: NamedTensors, dtype: torch.dtype, *, same_gpu: bool = 
     return {"kind": "bytes", "data": save(tensors)}, megabytes
 
 
+def max_model_len(cfg: TrainConfig) -> int:
+    """The engine's context: `rollout.max_model_len`, else room for a 2,048-token prompt beside the longest
+    generation (capped by the model's positions). `rlvr.run` checks every prompt against it at load time."""
+    r = cfg.rollout
+    if r.max_model_len:
+        return r.max_model_len
+    from transformers import AutoConfig
+
+    limit = getattr(AutoConfig.from_pretrained(cfg.model.path), "max_position_embeddings", 4096)
+    return min(limit, 2048 + max(r.max_tokens, cfg.eval.max_tokens))
+
+
 def engine_options(cfg: TrainConfig) -> dict[str, Any]:
     """Keyword arguments of `vllm.LLM` for this run."""
     r, m = cfg.rollout, cfg.model
@@ -122,13 +134,7 @@ def engine_options(cfg: TrainConfig) -> dict[str, Any]:
         "enable_chunked_prefill": False,
         "enforce_eager": r.enforce_eager,
     }
-    if r.max_model_len:
-        options["max_model_len"] = r.max_model_len
-    else:
-        from transformers import AutoConfig
-
-        limit = getattr(AutoConfig.from_pretrained(m.path), "max_position_embeddings", 4096)
-        options["max_model_len"] = min(limit, 2048 + max(r.max_tokens, cfg.eval.max_tokens))
+    options["max_model_len"] = max_model_len(cfg)
     if r.sleep and torch.cuda.is_available():
         options["enable_sleep_mode"] = True
     if m.from_config:  # no weights on disk: random init in vLLM, then the learner's weights are pushed
@@ -248,6 +254,7 @@ class VLLMEngine:
                     raise
                 self.restart()
         self._sleep()
+        tokenizer = self.llm.get_tokenizer()
         groups: list[list[Rollout]] = [[] for _ in samples]
         for i, out in enumerate(outputs):
             sample = samples[i // params.n]
@@ -259,7 +266,7 @@ class VLLMEngine:
                         sample=sample,
                         prompt_ids=list(out.prompt_token_ids),
                         completion_ids=token_ids,
-                        completion=completion.text,
+                        completion=decode_completion(tokenizer, token_ids),
                         logprobs=logprobs,
                         finish_reason="length" if completion.finish_reason == "length" else "stop",
                         weight_version=self.weight_version,

@@ -88,3 +88,47 @@ def test_malformed_json_line(tiny_model_dir, tmp_path):
     path.write_text('{"problem": "1+1?", "answer": "2"}\n{"problem": \n')
     proc = run_cli("train", *tiny_overrides(tiny_model_dir, tmp_path / "run", f"data.path={path}"))
     assert_one_line_error(proc, "bad.jsonl:2")
+
+
+CONFIG_ERRORS = [
+    ("rollout.sync_every=0", "rollout.sync_every must be >= 1"),
+    ("eval.n=0", "eval.n and eval.batch_size must be >= 1"),
+    ("eval.n=2 eval.temperature=0.7 eval.ks=[1,4]", "every k of pass@k/maj@k needs 1 <= k <= eval.n=2"),
+    ("rollout.batch_size=0", "rollout.batch_size must be >= 1"),
+    ("eval.batch_size=0", "eval.n and eval.batch_size must be >= 1"),
+    ("algo.max_resample_rounds=-1", "algo.max_resample_rounds must be >= 0"),
+    ("algo.overlong=soft_penalty algo.overlong_buffer=24", "algo.overlong_buffer=24 must be smaller than"),
+    ("reward.math.weight=abc", "weight"),
+    ("eval.temperature=-0.5", "eval.temperature must be >= 0"),
+    ("data.limit=-1", "data.limit must be >= 0"),
+    ("rollout.top_k=-1", "rollout.top_k must be >= 0"),
+    ("rollout.temperature=0", "rollout.temperature=0 makes the 4 rollouts of a group identical"),
+    ("eval.n=4 eval.temperature=0", "greedy decoding gives 4 identical samples"),
+    ("rollout=vllm rollout.max_model_len=40", "needs"),
+    ("resume=auto overwrite=true", "overwrite=true deletes run_dir first"),
+    ("resume=/no/such/checkpoint", "not a checkpoint directory"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "fragment"), CONFIG_ERRORS, ids=[o for o, _ in CONFIG_ERRORS])
+def test_config_errors_are_one_line_before_anything_is_written(tiny_model_dir, tmp_path, overrides, fragment):
+    run_dir = tmp_path / "run"
+    proc = run_cli("train", *tiny_overrides(tiny_model_dir, run_dir, *overrides.split()), cwd=tmp_path)
+    assert_one_line_error(proc, fragment)
+    assert proc.returncode == 2
+    assert list(tmp_path.iterdir()) == []  # nothing written: no run directory, no Hydra output in the cwd
+
+
+def test_missing_eval_data_is_not_read_when_evaluation_is_off(tiny_model_dir, tmp_path):
+    extra = (
+        "eval.data.path=/no/such/heldout.jsonl",
+        "eval.every=0",
+        "eval.before_training=false",
+        "eval.after_training=false",
+    )
+    proc = run_cli("train", *tiny_overrides(tiny_model_dir, tmp_path / "run", "steps=1", *extra))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    missing = run_cli(
+        "train", *tiny_overrides(tiny_model_dir, tmp_path / "run2", "eval.data.path=/no/such/heldout.jsonl")
+    )
+    assert_one_line_error(missing, "dataset file not found", "heldout.jsonl")

@@ -110,3 +110,17 @@ def test_sampler_resumes_the_exact_stream():
 def test_unshuffled_sampler_keeps_file_order():
     samples = [Sample(id=str(i), prompt=str(i)) for i in range(3)]
     assert [s.id for s in PromptSampler(samples, shuffle=False, seed=0).take(5)] == ["0", "1", "2", "0", "1"]
+
+
+def test_remapped_keys_win_over_a_decoy_column(tmp_path):
+    # the row has its own `answer` and `prompt` columns; the recipe says the gold is `final`, the problem `q`
+    path = tmp_path / "rows.jsonl"
+    row = {"q": "What is 2 + 3?", "final": "5", "answer": "7", "prompt": "decoy prompt", "level": 2}
+    path.write_text(json.dumps(row) + "\n")
+    [sample] = load_samples(DataConfig(path=str(path), problem_key="q", answer_key="final", template="raw"))
+    seen = sample.for_reward()
+    assert seen["answer"] == "5" and seen["prompt"] == "What is 2 + 3?"
+    assert seen["level"] == 2  # the other columns still reach the reward function
+    from rewards.math import math_accuracy
+
+    assert math_accuracy("so \\boxed{5}", seen) == 1.0

@@ -79,3 +79,18 @@ def test_majority_vote():
     assert majority_correct(["1", "2", "2"], [True, False, False]) is False
     assert majority_correct(["1", "2", "1"], [True, False, True]) is True
     assert majority_correct([None, None], [False, False]) is False
+
+
+def test_pass_at_k_is_reported_for_every_promised_k(math500):
+    # n=3: completions 0 and 2 right, 1 wrong; k = 1, 2 and n itself (3), not only powers of two
+    def answer(s, i):
+        return f"\\boxed{{{s.answer}}}" if i != 1 else "\\boxed{wrong}"
+
+    result = evaluate(ScriptedEngine(answer), math500[:10], SamplingParams(n=3, temperature=1.0), scorer)
+    assert sorted(result.pass_at) == [1, 2, 3] and sorted(result.maj_at) == [1, 2, 3]
+    assert result.pass_at[2] == pytest.approx(1.0)  # 1 - C(1,2)/C(3,2) = 1 (one wrong answer cannot fill 2 slots)
+    assert result.pass_at[1] == pytest.approx(2 / 3)
+    chosen = evaluate(ScriptedEngine(answer), math500[:10], SamplingParams(n=3, temperature=1.0), scorer, ks=[2])
+    assert sorted(chosen.pass_at) == [2]
+    with pytest.raises(ValueError, match="k <= n"):
+        evaluate(ScriptedEngine(answer), math500[:10], SamplingParams(n=3, temperature=1.0), scorer, ks=[4])
