@@ -149,40 +149,99 @@ def _preexec(limits: Limits, drop_to: int | None, nproc: int):
     return apply
 
 
+class Pipes:
+    """The parent's ends of a sandboxed process's stdin, stdout and stderr, moved without ever blocking: input is
+    written only as fast as the program reads it, inside the same select loop that reads its output, so a program
+    that never reads its stdin cannot stall the grader past the deadline (a pipe holds only 64 KiB)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self._stdin = proc.stdin
+        self._pending = b""
+        self._closing = False  # close stdin once the queued input is written
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(proc.stdout, selectors.EVENT_READ, "stdout")
+        self._selector.register(proc.stderr, selectors.EVENT_READ, "stderr")
+        os.set_blocking(self._stdin.fileno(), False)
+
+    def send(self, data: bytes) -> None:
+        """Queue `data` for the program's stdin; it is written by later `step` calls."""
+        if self._stdin.closed or not data:
+            return
+        if not self._pending:
+            self._selector.register(self._stdin, selectors.EVENT_WRITE, "stdin")
+        self._pending += data
+
+    def close_stdin_when_sent(self) -> None:
+        """End of input: close stdin now, or as soon as the queued input has been written."""
+        self._closing = True
+        if not self._pending:
+            self._close_stdin()
+
+    @property
+    def reading(self) -> bool:
+        """Whether stdout or stderr is still open."""
+        return any(key.data != "stdin" for key in self._selector.get_map().values())
+
+    def step(self, deadline: float) -> list[tuple[str, bytes]] | None:
+        """Wait (until `deadline` at most) for the pipes to be ready; write what stdin accepts; return the
+        (stream, bytes) read, where b"" means that stream closed; None once the deadline has passed."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        chunks = []
+        for key, _ in self._selector.select(timeout=remaining):
+            if key.data == "stdin":
+                self._write_some()
+                continue
+            data = os.read(key.fileobj.fileno(), 65536)
+            if not data:
+                self._selector.unregister(key.fileobj)
+            chunks.append((key.data, data))
+        return chunks
+
+    def _write_some(self) -> None:
+        try:
+            written = os.write(self._stdin.fileno(), self._pending[:65536])
+        except BlockingIOError:
+            return
+        except OSError:  # the program closed its stdin or exited: the rest of the input is not wanted
+            written = len(self._pending)
+        self._pending = self._pending[written:]
+        if not self._pending:
+            self._selector.unregister(self._stdin)
+            if self._closing:
+                self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stdin.close()
+
+    def close(self) -> None:
+        self._selector.close()
+        self._close_stdin()
+
+
 def _collect(proc: subprocess.Popen, stdin: bytes, limits: Limits) -> tuple[bytes, bytes, str | None]:
     """Feed stdin, read stdout/stderr until exit, the deadline, or the output cap; returns (out, err, killed)."""
     deadline = time.monotonic() + limits.timeout_s
     chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
     total = 0
-    killed = None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ, "stdout")
-    selector.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    pipes = Pipes(proc)
+    pipes.send(stdin)
+    pipes.close_stdin_when_sent()
     try:
-        proc.stdin.write(stdin)
-        proc.stdin.close()
-    except (BrokenPipeError, OSError):
-        pass  # the program did not read its input; not our failure
-    while selector.get_map():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            killed = "timeout"
-            break
-        for key, _ in selector.select(timeout=min(remaining, 0.25)):
-            data = os.read(key.fileobj.fileno(), 65536)
-            if not data:
-                selector.unregister(key.fileobj)
-                continue
-            keep = max(0, limits.max_output_bytes - total)
-            chunks[key.data].append(data[:keep])
-            total += len(data)
-            if total > limits.max_output_bytes:
-                killed = "output_limit"
-                break
-        if killed:
-            break
-    selector.close()
-    return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), killed
+        while pipes.reading:
+            ready = pipes.step(deadline)
+            if ready is None:
+                return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), "timeout"
+            for stream, data in ready:
+                chunks[stream].append(data[: max(0, limits.max_output_bytes - total)])
+                total += len(data)
+                if total > limits.max_output_bytes:
+                    return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), "output_limit"
+    finally:
+        pipes.close()
+    return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), None
 
 
 def _children(pid: int) -> list[int]:

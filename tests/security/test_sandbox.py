@@ -4,11 +4,13 @@ Traffic goes to loopback only; files are created under pytest's temporary direct
 the duration of a test.
 """
 
+import hashlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -95,6 +97,37 @@ def test_gigabyte_of_stdout_is_cut_off():
     result = execute(program, timeout_s=20)
     assert result.killed == "output_limit"
     assert len(result.stdout) <= 1_000_000 and time.monotonic() - start < 10
+
+
+def _run_in_thread(wait_s: float, **kwargs) -> dict:
+    """`execute(**kwargs)` in a thread; if it has not returned after `wait_s`, kill the sandboxed program so the
+    thread ends (a grader that blocks would otherwise block this test forever) and report that it hung."""
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=execute(**kwargs)), daemon=True)
+    thread.start()
+    thread.join(wait_s)
+    outcome["hung"] = thread.is_alive()
+    if outcome["hung"]:
+        for line in sandbox_processes():
+            os.kill(int(line.split(":")[0]), signal.SIGKILL)
+        thread.join(10)
+    return outcome
+
+
+def test_a_megabyte_of_unread_stdin_does_not_block_the_grader():
+    # a pipe holds 64 KiB: writing 1 MiB to a program that never reads used to block before the clock started
+    outcome = _run_in_thread(8.0, program="import time\ntime.sleep(3600)\n", stdin="x" * 2**20, timeout_s=1)
+    assert not outcome["hung"], "the grader blocked writing stdin to a program that does not read it"
+    result = outcome["result"]
+    assert result.timed_out and result.returncode is None and result.wall_s < 3
+
+
+def test_a_program_that_reads_a_megabyte_of_stdin_gets_all_of_it():
+    data = "".join(chr(ord("a") + i % 26) for i in range(2**20 - 1)) + "\n"
+    program = "import hashlib, sys\ndata = sys.stdin.buffer.read()\nprint(len(data), hashlib.sha256(data).hexdigest())"
+    result = execute(program, stdin=data, timeout_s=10)
+    assert result.ok, result.stderr
+    assert result.stdout.split() == [str(2**20), hashlib.sha256(data.encode()).hexdigest()]
 
 
 def test_files_outside_the_sandbox_cannot_be_written_or_deleted(tmp_path):
