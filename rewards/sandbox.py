@@ -87,6 +87,11 @@ def default_python() -> str:
     return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 
 
+def _execution_uid() -> int | None:
+    """The fresh unprivileged uid an execution runs as when rlvr is root (None otherwise)."""
+    return SANDBOX_UID_BASE + secrets.randbelow(SANDBOX_UID_SPAN) if os.geteuid() == 0 else None
+
+
 def _world_traversable(path: str) -> bool:
     p = Path(path).resolve()
     return all(os.stat(parent).st_mode & 0o001 for parent in [*reversed(p.parents), p.parent])
@@ -287,14 +292,12 @@ def run_python(
             "bubblewrap (bwrap) is not installed, so model-written code cannot be sandboxed: install it "
             "(apt-get install bubblewrap) or set reward.code.allow_unsandboxed=true to run code unisolated"
         )
-    drop_to = None
-    if os.geteuid() == 0:
-        if not _world_traversable(python):
-            raise SandboxUnavailable(
-                f"running as root, the sandbox drops to an unprivileged uid, which cannot run {python}; "
-                "set reward.code.python to a system interpreter such as /usr/bin/python3"
-            )
-        drop_to = SANDBOX_UID_BASE + secrets.randbelow(SANDBOX_UID_SPAN)
+    if os.geteuid() == 0 and not _world_traversable(python):
+        raise SandboxUnavailable(
+            f"running as root, the sandbox drops to an unprivileged uid, which cannot run {python}; "
+            "set reward.code.python to a system interpreter such as /usr/bin/python3"
+        )
+    drop_to = _execution_uid()
     uid = drop_to if drop_to is not None else os.getuid()
     # the process limit counts every task of the user; a fresh uid has none yet
     nproc = limits.max_processes + (_tasks_of_user(uid) if drop_to is None else 0)

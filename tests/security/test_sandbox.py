@@ -1,4 +1,5 @@
-"""Hostile programs against the code sandbox. Every test also checks that nothing is left running.
+"""Hostile programs against the code sandbox. Every test also checks that nothing is left running (by the uid or
+pid namespace of the sandbox, not by command line: a leftover can re-execute itself as any binary).
 
 Traffic goes to loopback only; files are created under pytest's temporary directories and $HOME only for
 the duration of a test.
@@ -20,31 +21,20 @@ from rewards import sandbox
 from rewards.code import execute
 from rewards.sandbox import SandboxUnavailable
 from tests.conftest import require
+from tests.helpers.sandbox_processes import leftover_processes, record_sandbox_uids
 
 require("bwrap", sandbox.bwrap_path() is not None, "apt-get install bubblewrap")
 
 
-def sandbox_processes() -> list[str]:
-    """Host processes running a sandboxed program (every one has /sandbox/main.py in its command line)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if "/sandbox/main.py" in cmdline and str(os.getpid()) != entry.name:
-                found.append(f"{entry.name}: {cmdline}")
-    return found
-
-
 @pytest.fixture(autouse=True)
-def nothing_left_behind():
-    yield
+def nothing_left_behind(monkeypatch):
+    """Yields the uids this test's sandboxes ran as; afterwards, no process of theirs may be left running."""
+    uids = record_sandbox_uids(monkeypatch)
+    yield uids
     deadline = time.monotonic() + 3.0
-    while sandbox_processes() and time.monotonic() < deadline:
+    while leftover_processes(uids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert sandbox_processes() == []
+    assert leftover_processes(uids) == []
 
 
 def test_a_normal_program_runs():
@@ -91,6 +81,64 @@ def test_detached_busy_child_dies_with_the_sandbox():
     # the autouse fixture asserts the spinning child is gone
 
 
+def test_a_double_forked_child_that_became_another_binary_dies_with_the_sandbox(nothing_left_behind):
+    # the grandchildren leave the program's session and replace themselves with binaries whose command lines no
+    # longer mention the sandbox; the program waits until both run, so they are really there when it exits
+    program = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv('/bin/sleep', ['sleep', '1000'])
+    if os.fork() == 0:
+        os.execv('/usr/bin/python3', ['python3', '-c', 'import time; time.sleep(1000)'])
+    os._exit(0)
+
+def running():
+    found = set()
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            cmdline = open(f'/proc/{pid}/cmdline', 'rb').read()
+        except OSError:
+            continue
+        found |= {name for name in (b'sleep', b'python3') if cmdline.startswith(name + b'\\0')}
+    return found
+
+deadline = time.monotonic() + 4
+while running() != {b'sleep', b'python3'} and time.monotonic() < deadline:
+    time.sleep(0.01)
+print('both running' if running() == {b'sleep', b'python3'} else 'not started')
+"""
+    result = execute(program, timeout_s=6)
+    assert result.ok and result.stdout == "both running\n", result.stderr
+    assert os.geteuid() != 0 or nothing_left_behind  # as root, the program ran under a uid the check watches
+    # the autouse fixture asserts that neither re-executed grandchild is left
+
+
+def test_the_leftover_check_sees_a_process_of_the_sandbox_user_running_another_binary(nothing_left_behind):
+    """The check must find a leftover by who it is, not by its command line: a process we start ourselves outside
+    any sandbox, as a sandbox uid (root) or in another pid namespace (not root), running `/bin/sleep`."""
+    if os.geteuid() == 0:
+        uid = sandbox._execution_uid()
+        leaked = subprocess.Popen(["/bin/sleep", "1000"], preexec_fn=lambda: (os.setgid(uid), os.setuid(uid)))
+    else:
+        bwrap = sandbox.bwrap_path()
+        command = [bwrap, "--unshare-pid", "--die-with-parent", "--dev-bind", "/", "/", "/bin/sleep", "1000"]
+        leaked = subprocess.Popen(command)
+    try:
+        deadline = time.monotonic() + 5  # the namespaced sleep is bwrap's grandchild, started after Popen returns
+
+        def seen() -> bool:
+            return any(line.endswith("sleep 1000") for line in leftover_processes(nothing_left_behind))
+
+        while not seen() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert seen()
+    finally:
+        leaked.kill()
+        leaked.wait()
+
+
 def test_gigabyte_of_stdout_is_cut_off():
     program = "import sys\nchunk = 'x' * 2**20\nfor _ in range(1024):\n    sys.stdout.write(chunk)\n"
     start = time.monotonic()
@@ -99,7 +147,7 @@ def test_gigabyte_of_stdout_is_cut_off():
     assert len(result.stdout) <= 1_000_000 and time.monotonic() - start < 10
 
 
-def _run_in_thread(wait_s: float, **kwargs) -> dict:
+def _run_in_thread(uids: set[int], wait_s: float, **kwargs) -> dict:
     """`execute(**kwargs)` in a thread; if it has not returned after `wait_s`, kill the sandboxed program so the
     thread ends (a grader that blocks would otherwise block this test forever) and report that it hung."""
     outcome: dict = {}
@@ -108,15 +156,16 @@ def _run_in_thread(wait_s: float, **kwargs) -> dict:
     thread.join(wait_s)
     outcome["hung"] = thread.is_alive()
     if outcome["hung"]:
-        for line in sandbox_processes():
-            os.kill(int(line.split(":")[0]), signal.SIGKILL)
+        for line in leftover_processes(uids):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
         thread.join(10)
     return outcome
 
 
-def test_a_megabyte_of_unread_stdin_does_not_block_the_grader():
+def test_a_megabyte_of_unread_stdin_does_not_block_the_grader(nothing_left_behind):
     # a pipe holds 64 KiB: writing 1 MiB to a program that never reads used to block before the clock started
-    outcome = _run_in_thread(8.0, program="import time\ntime.sleep(3600)\n", stdin="x" * 2**20, timeout_s=1)
+    sleeper = "import time\ntime.sleep(3600)\n"
+    outcome = _run_in_thread(nothing_left_behind, 8.0, program=sleeper, stdin="x" * 2**20, timeout_s=1)
     assert not outcome["hung"], "the grader blocked writing stdin to a program that does not read it"
     result = outcome["result"]
     assert result.timed_out and result.returncode is None and result.wall_s < 3
