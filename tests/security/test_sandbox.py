@@ -1,12 +1,13 @@
 """Hostile programs against the code sandbox. Every test also checks that nothing is left running (by the uid or
 pid namespace of the sandbox, not by command line: a leftover can re-execute itself as any binary).
 
-Traffic goes to loopback only; files are created under pytest's temporary directories and $HOME only for
-the duration of a test.
+Traffic goes to loopback only; victim files are created in $HOME, this repository and /usr only for the
+duration of a test, and removed in a `finally`.
 """
 
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ import pytest
 from rewards import sandbox
 from rewards.code import execute
 from rewards.sandbox import SandboxUnavailable
-from tests.conftest import require
+from tests.conftest import ROOT, require
 from tests.helpers.sandbox_processes import leftover_processes, record_sandbox_uids
 
 require("bwrap", sandbox.bwrap_path() is not None, "apt-get install bubblewrap")
@@ -179,26 +180,65 @@ def test_a_program_that_reads_a_megabyte_of_stdin_gets_all_of_it():
     assert result.stdout.split() == [str(2**20), hashlib.sha256(data.encode()).hexdigest()]
 
 
-def test_files_outside_the_sandbox_cannot_be_written_or_deleted(tmp_path):
-    victim = tmp_path / "victim.txt"
-    victim.write_text("keep me")
-    program = f"""
-import os
-for action in (lambda: open({str(victim)!r}, 'w').write('pwned'), lambda: os.remove({str(victim)!r}),
-               lambda: open('/usr/pwned', 'w').write('x'), lambda: os.remove('/sandbox/main.py')):
+def _victim_directories() -> list[Path]:
+    """Host places a program could see or reach: $HOME, this repository, the sandbox interpreter's own directory
+    and its prefix, and /usr (read-only bound into the sandbox)."""
+    interpreter = Path(sandbox.default_python()).resolve()
+    places = [Path.home(), ROOT, interpreter.parent, interpreter.parent.parent, Path("/usr")]
+    return [place / f".rlvr-victim-{os.getpid()}" for place in dict.fromkeys(places)]
+
+
+def test_host_files_cannot_be_created_overwritten_or_deleted():
+    # Each victim directory and file is world-writable, so file permissions alone (the sandbox's unprivileged
+    # uid) would not protect them: only what the sandbox mounts, and how, does.
+    victims = _victim_directories()
+    try:
+        for victim in victims:
+            victim.mkdir()
+            victim.chmod(0o777)
+            (victim / "victim.txt").write_text("keep me")
+            (victim / "victim.txt").chmod(0o666)
+        program = f"""
+import os, shutil
+def attempt(what, action):
     try:
         action()
-        print('succeeded')
+        print('succeeded', what)
     except OSError as exc:
-        print('refused', type(exc).__name__)
+        print('refused', what, type(exc).__name__)
+for victim in {[str(v) for v in victims]!r}:
+    file = victim + '/victim.txt'
+    print('visible' if os.path.exists(file) else 'invisible', victim)
+    attempt('create', lambda: open(victim + '/new.txt', 'x').write('pwned'))
+    attempt('create beside', lambda: open(os.path.dirname(victim) + '/rlvr-pwned-{os.getpid()}', 'x').write('x'))
+    attempt('overwrite', lambda: open(file, 'w').write('pwned'))
+    attempt('append', lambda: open(file, 'a').write('pwned'))
+    attempt('rename', lambda: os.rename(file, victim + '/renamed.txt'))
+    attempt('delete', lambda: os.remove(file))
+    attempt('mkdir', lambda: os.mkdir(victim + '/sub'))
+    attempt('rmtree', lambda: shutil.rmtree(victim))
+attempt('delete own source', lambda: os.remove('/sandbox/main.py'))
 open('/tmp/inside.txt', 'w').write('private tmp is fine')
 print(open('/tmp/inside.txt').read())
 """
-    result = execute(program)
-    assert result.ok and "succeeded" not in result.stdout
-    assert result.stdout.count("refused") == 4 and "private tmp is fine" in result.stdout
-    assert victim.read_text() == "keep me"
-    assert not Path("/usr/pwned").exists() and not Path("/tmp/inside.txt").exists()
+        result = execute(program)
+        for victim in victims:
+            assert sorted(os.listdir(victim)) == ["victim.txt"], victim
+            assert (victim / "victim.txt").read_text() == "keep me"
+            assert not (victim.parent / f"rlvr-pwned-{os.getpid()}").exists()
+    finally:
+        for victim in victims:
+            shutil.rmtree(victim, ignore_errors=True)
+            (victim.parent / f"rlvr-pwned-{os.getpid()}").unlink(missing_ok=True)
+    assert result.ok, result.stderr
+    lines = result.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("succeeded")]
+    assert sum(line.startswith("refused") for line in lines) == 8 * len(victims) + 1
+    # /usr and the interpreter are in the sandbox (read-only): the victims there were seen and still refused
+    assert f"visible /usr/.rlvr-victim-{os.getpid()}" in lines
+    assert f"invisible {Path.home()}/.rlvr-victim-{os.getpid()}" in lines
+    assert f"invisible {ROOT}/.rlvr-victim-{os.getpid()}" in lines
+    assert "private tmp is fine" in lines and not Path("/tmp/inside.txt").exists()
 
 
 def test_host_environment_and_home_are_invisible(monkeypatch):
