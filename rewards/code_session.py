@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import functools
 import importlib
 import json
@@ -340,4 +341,4 @@ def run_assert_test(session: ProgramSession, test: str) -> bool:
 def session_limits(limits: Limits, tests: int) -> Limits:
     """The limits of one sandbox that serves `tests` tests: the per-test wall clock for each call, and CPU time
     for the program's loading and every test."""
-    return Limits(**{**limits.__dict__, "cpu_budget_s": limits.timeout_s * (tests + 1)})
+    return dataclasses.replace(limits, cpu_budget_s=limits.timeout_s * (tests + 1))

@@ -141,6 +141,13 @@ def test_correct_solutions_pass_the_mbpp_way():
     assert score(MBPP_STYLE, MBPP_TESTS) == (1.0, {"passed": len(MBPP_TESTS), "total": len(MBPP_TESTS)})
 
 
+def test_a_humaneval_style_check_function_passes():
+    program = "def total(items):\n    return sum(items)"
+    check = "def check(candidate):\n    assert candidate([1, 2]) == 3\n    assert candidate([]) == 0\n\ncheck(total)"
+    assert score(program, [check])[0] == 1.0
+    assert score("def total(items):\n    return 3", [check])[0] == 0.0
+
+
 def test_each_wrong_answer_fails_its_own_test():
     wrong = MBPP_STYLE.replace("return a + b", "return a - b").replace("math.pi *", "3 *")
     # add() is now wrong (3 tests use it) and area() too (1 test); the 8 others still pass
