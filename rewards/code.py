@@ -1,18 +1,23 @@
 """Code rewards: run the completion's last fenced Python block against the sample's tests, sandboxed.
 
 Two test formats, as in the common datasets:
-* assert-style (MBPP `test_list`, HumanEval-like): a list of statements such as `assert add(1, 2) == 3`;
-* stdin/stdout cases (APPS, TACO, CodeContests): `{"inputs": [...], "outputs": [...]}`.
-Each test runs in its own sandboxed process (`rewards.sandbox`), so one crash or hang costs one test.
+* assert-style (MBPP `test_list`, HumanEval-like): a list of statements such as `assert add(1, 2) == 3`. The
+  program runs in one sandbox per completion and the tests run here, outside it, calling the program's functions
+  across the boundary with plain data (`rewards.code_session` says why: the program never sees an expected value
+  and cannot touch the verdict). A test fails on its own; a call that hangs or kills the program costs that test,
+  and the program is restarted for the next one.
+* stdin/stdout cases (APPS, TACO, CodeContests): `{"inputs": [...], "outputs": [...]}`. Each case runs the
+  program in its own sandboxed process (`rewards.sandbox`), which never sees the expected output; it passes when
+  the program exits 0 within the limits and its output matches.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import secrets
 from typing import Any
 
+from rewards.code_session import ProgramSession, run_assert_test, session_limits
 from rewards.sandbox import ExecResult, Limits, run_python
 
 _FENCE = re.compile(r"```(?P<lang>[A-Za-z0-9_+-]*)[ \t]*\n(?P<body>.*?)```", re.DOTALL)
@@ -54,12 +59,23 @@ def _parse_tests(tests: Any) -> tuple[str, Any]:
     raise ValueError("tests must be a list of assert statements or {'inputs': [...], 'outputs': [...]}")
 
 
-def _assert_passes(program: str, test: str, options: dict[str, Any]) -> bool:
-    # The marker is printed only after the test ran, so `os._exit(0)` at import time does not pass.
-    marker = f"__rlvr_passed_{secrets.token_hex(8)}__"
-    harness = f"{program}\n\n{test}\nprint({marker!r})\n"
-    result = execute(harness, **options)
-    return result.ok and result.stdout.rstrip().endswith(marker)
+def _assert_tests_passed(program: str, tests: list[str], options: dict[str, Any]) -> tuple[int, str | None]:
+    """How many assert tests pass, and why none could run (the program did not load) or None."""
+    limits = session_limits(Limits(timeout_s=options["timeout_s"], memory_mb=options["memory_mb"]), len(tests))
+    with ProgramSession(
+        program,
+        timeout_s=options["timeout_s"],
+        limits=limits,
+        allow_unsandboxed=options["allow_unsandboxed"],
+        python=options["python"],
+    ) as session:
+        passed = sum(run_assert_test(session, test) for test in tests)
+    return passed, session.load_error
+
+
+def _io_test_passes(program: str, stdin: str, expected: str, options: dict[str, Any]) -> bool:
+    result = execute(program, stdin=stdin, **options)
+    return result.ok and _normalize_output(result.stdout) == _normalize_output(expected)
 
 
 def code_pass_rate(
@@ -83,14 +99,12 @@ def code_pass_rate(
         "allow_unsandboxed": allow_unsandboxed,
         "python": python,  # None: the sandbox's default interpreter
     }
-    passed = 0
-    for test in tests:
-        if kind == "assert":
-            passed += _assert_passes(program, test, options)
-        else:
-            stdin, expected = test
-            result = execute(program, stdin=stdin, **options)
-            passed += result.ok and _normalize_output(result.stdout) == _normalize_output(expected)
+    if kind == "assert":
+        passed, load_error = _assert_tests_passed(program, tests, options)
+        if load_error is not None:
+            return passed / len(tests), {"passed": passed, "total": len(tests), "reason": load_error}
+    else:
+        passed = sum(_io_test_passes(program, stdin, expected, options) for stdin, expected in tests)
     return passed / len(tests), {"passed": passed, "total": len(tests)}
 
 
@@ -99,6 +113,12 @@ def _preflight(*, allow_unsandboxed: bool = False, python: str | None = None, **
     result = execute("print('ok')", allow_unsandboxed=allow_unsandboxed, python=python)
     if not result.ok:
         raise RuntimeError(f"the code sandbox cannot run a trivial program: {result.stderr.strip()[-300:]}")
+    trivial = "```python\ndef one():\n    return 1\n```"
+    score, info = code_pass_rate(
+        trivial, {"tests": ["assert one() == 1"]}, allow_unsandboxed=allow_unsandboxed, python=python
+    )
+    if score != 1.0:
+        raise RuntimeError(f"the code sandbox cannot run a trivial assert test: {info.get('reason', info)}")
 
 
 code_pass_rate.preflight = _preflight  # type: ignore[attr-defined]

@@ -53,10 +53,11 @@ class Limits:
     max_file_mb: int = 16  # largest file the program may write (in its private /tmp)
     max_open_files: int = 64
     max_output_bytes: int = 1_000_000  # stdout + stderr kept; beyond this the program is killed
+    cpu_budget_s: float | None = None  # CPU seconds for the whole process; default: the wall clock + 1
 
     @property
     def cpu_s(self) -> int:
-        return int(self.timeout_s) + 1
+        return int(self.cpu_budget_s or self.timeout_s) + 1
 
 
 @dataclass
@@ -85,6 +86,11 @@ def default_python() -> str:
         if os.access(candidate, os.X_OK):
             return candidate
     return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+
+
+def _execution_uid() -> int | None:
+    """The fresh unprivileged uid an execution runs as when rlvr is root (None otherwise)."""
+    return SANDBOX_UID_BASE + secrets.randbelow(SANDBOX_UID_SPAN) if os.geteuid() == 0 else None
 
 
 def _world_traversable(path: str) -> bool:
@@ -149,39 +155,96 @@ def _preexec(limits: Limits, drop_to: int | None, nproc: int):
     return apply
 
 
-def _collect(proc: subprocess.Popen, stdin: bytes, limits: Limits) -> tuple[bytes, bytes, str | None]:
+class Pipes:
+    """The parent's ends of a sandboxed process's stdin, stdout and stderr, moved without ever blocking: input is
+    written only as fast as the program reads it, inside the same select loop that reads its output, so a program
+    that never reads its stdin cannot stall the grader past the deadline (a pipe holds only 64 KiB)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self._stdin = proc.stdin
+        self._pending = b""
+        self._closing = False  # close stdin once the queued input is written
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(proc.stdout, selectors.EVENT_READ, "stdout")
+        self._selector.register(proc.stderr, selectors.EVENT_READ, "stderr")
+        os.set_blocking(self._stdin.fileno(), False)
+
+    def send(self, data: bytes) -> None:
+        """Queue `data` for the program's stdin; it is written by later `step` calls."""
+        if self._stdin.closed or not data:
+            return
+        if not self._pending:
+            self._selector.register(self._stdin, selectors.EVENT_WRITE, "stdin")
+        self._pending += data
+
+    def close_stdin_when_sent(self) -> None:
+        """End of input: close stdin now, or as soon as the queued input has been written."""
+        self._closing = True
+        if not self._pending:
+            self._close_stdin()
+
+    @property
+    def reading(self) -> bool:
+        """Whether stdout or stderr is still open."""
+        return any(key.data != "stdin" for key in self._selector.get_map().values())
+
+    def step(self, deadline: float) -> list[tuple[str, bytes]] | None:
+        """Wait (until `deadline` at most) for the pipes to be ready; write what stdin accepts; return the
+        (stream, bytes) read, where b"" means that stream closed; None once the deadline has passed."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        chunks = []
+        for key, _ in self._selector.select(timeout=remaining):
+            if key.data == "stdin":
+                self._write_some()
+                continue
+            data = os.read(key.fileobj.fileno(), 65536)
+            if not data:
+                self._selector.unregister(key.fileobj)
+            chunks.append((key.data, data))
+        return chunks
+
+    def _write_some(self) -> None:
+        try:
+            written = os.write(self._stdin.fileno(), self._pending[:65536])
+        except BlockingIOError:
+            return
+        except OSError:  # the program closed its stdin or exited: the rest of the input is not wanted
+            written = len(self._pending)
+        self._pending = self._pending[written:]
+        if not self._pending:
+            self._selector.unregister(self._stdin)
+            if self._closing:
+                self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stdin.close()
+
+    def close(self) -> None:
+        self._selector.close()
+        self._close_stdin()
+
+
+def _collect(pipes: Pipes, stdin: bytes, limits: Limits) -> tuple[bytes, bytes, str | None]:
     """Feed stdin, read stdout/stderr until exit, the deadline, or the output cap; returns (out, err, killed)."""
     deadline = time.monotonic() + limits.timeout_s
     chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
     total = 0
     killed = None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ, "stdout")
-    selector.register(proc.stderr, selectors.EVENT_READ, "stderr")
-    try:
-        proc.stdin.write(stdin)
-        proc.stdin.close()
-    except (BrokenPipeError, OSError):
-        pass  # the program did not read its input; not our failure
-    while selector.get_map():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+    pipes.send(stdin)
+    pipes.close_stdin_when_sent()
+    while pipes.reading and not killed:
+        ready = pipes.step(deadline)
+        if ready is None:
             killed = "timeout"
             break
-        for key, _ in selector.select(timeout=min(remaining, 0.25)):
-            data = os.read(key.fileobj.fileno(), 65536)
-            if not data:
-                selector.unregister(key.fileobj)
-                continue
-            keep = max(0, limits.max_output_bytes - total)
-            chunks[key.data].append(data[:keep])
+        for stream, data in ready:
+            chunks[stream].append(data[: max(0, limits.max_output_bytes - total)])
             total += len(data)
             if total > limits.max_output_bytes:
                 killed = "output_limit"
-                break
-        if killed:
-            break
-    selector.close()
     return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), killed
 
 
@@ -211,6 +274,82 @@ def _stop(proc: subprocess.Popen, killed: str | None, grace_s: float) -> None:
     proc.wait()
 
 
+class SandboxProcess:
+    """A Python interpreter running under the sandbox and limits, with non-blocking pipes (`pipes`) on its stdin,
+    stdout and stderr. `files` are written to a fresh directory, read-only at /sandbox inside the sandbox; the
+    interpreter's arguments are `argv`, where "{dir}" stands for that directory as the program sees it. Each
+    process runs as its own fresh uid when we are root. `stop()` ends it, reaps it and removes the directory."""
+
+    def __init__(
+        self,
+        files: dict[str, str | bytes],
+        argv: tuple[str, ...] = ("{dir}/main.py",),
+        *,
+        limits: Limits,
+        allow_unsandboxed: bool = False,
+        python: str | None = None,
+    ) -> None:
+        python = python or default_python()
+        self.sandboxed = bwrap_path() is not None
+        if not self.sandboxed and not allow_unsandboxed:
+            raise SandboxUnavailable(
+                "bubblewrap (bwrap) is not installed, so model-written code cannot be sandboxed: install it "
+                "(apt-get install bubblewrap) or set reward.code.allow_unsandboxed=true to run code unisolated"
+            )
+        if os.geteuid() == 0 and not _world_traversable(python):
+            raise SandboxUnavailable(
+                f"running as root, the sandbox drops to an unprivileged uid, which cannot run {python}; "
+                "set reward.code.python to a system interpreter such as /usr/bin/python3"
+            )
+        drop_to = _execution_uid()
+        uid = drop_to if drop_to is not None else os.getuid()
+        # the process limit counts every task of the user; a fresh uid has none yet
+        nproc = limits.max_processes + (_tasks_of_user(uid) if drop_to is None else 0)
+        self._directory = tempfile.TemporaryDirectory(prefix="rlvr-sandbox-")
+        program_dir = self._directory.name
+        os.chmod(program_dir, 0o755)
+        for name, content in files.items():
+            path = Path(program_dir) / name
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
+            os.chmod(path, 0o644)
+        seen_as = "/sandbox" if self.sandboxed else program_dir
+        args = [arg.replace("{dir}", seen_as) for arg in argv]
+        if self.sandboxed:
+            command = [*_bwrap_args(python, program_dir), python, "-I", "-B", *args]
+            env, cwd = {"PATH": "/usr/bin:/bin"}, "/"
+        else:
+            command = [python, "-I", "-B", *args]
+            env, cwd = {"PATH": "/usr/bin:/bin", "HOME": program_dir, "LANG": "C.UTF-8"}, program_dir
+        self.started = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=cwd,
+                preexec_fn=_preexec(limits, drop_to, nproc),
+                close_fds=True,
+            )
+        except BaseException:
+            self._directory.cleanup()
+            raise
+        self.pipes = Pipes(self.proc)
+
+    def stop(self, killed: str | None, grace_s: float = 0.0) -> int | None:
+        """End the process (waiting up to `grace_s` first when `killed` is None: its output closed, it is exiting)
+        and everything it started; returns its exit code, or None when it was killed."""
+        try:
+            _stop(self.proc, killed, grace_s)
+        finally:
+            self.pipes.close()
+            for stream in (self.proc.stdout, self.proc.stderr):
+                stream.close()
+            self._directory.cleanup()
+        return None if killed else self.proc.returncode
+
+
 def run_python(
     program: str,
     *,
@@ -221,62 +360,19 @@ def run_python(
 ) -> ExecResult:
     """Run `program` (Python source) under the sandbox and limits; never raises for what the program does."""
     limits = limits or Limits()
-    python = python or default_python()
-    sandboxed = bwrap_path() is not None
-    if not sandboxed and not allow_unsandboxed:
-        raise SandboxUnavailable(
-            "bubblewrap (bwrap) is not installed, so model-written code cannot be sandboxed: install it "
-            "(apt-get install bubblewrap) or set reward.code.allow_unsandboxed=true to run code unisolated"
-        )
-    drop_to = None
-    if os.geteuid() == 0:
-        if not _world_traversable(python):
-            raise SandboxUnavailable(
-                f"running as root, the sandbox drops to an unprivileged uid, which cannot run {python}; "
-                "set reward.code.python to a system interpreter such as /usr/bin/python3"
-            )
-        drop_to = SANDBOX_UID_BASE + secrets.randbelow(SANDBOX_UID_SPAN)
-    uid = drop_to if drop_to is not None else os.getuid()
-    # the process limit counts every task of the user; a fresh uid has none yet
-    nproc = limits.max_processes + (_tasks_of_user(uid) if drop_to is None else 0)
-    with tempfile.TemporaryDirectory(prefix="rlvr-sandbox-") as program_dir:
-        os.chmod(program_dir, 0o755)
-        main = Path(program_dir) / "main.py"
-        main.write_text(program)
-        os.chmod(main, 0o644)
-        if sandboxed:
-            command = [*_bwrap_args(python, program_dir), python, "-I", "-B", "/sandbox/main.py"]
-            env = {"PATH": "/usr/bin:/bin"}
-            cwd = "/"
-        else:
-            command = [python, "-I", "-B", str(main)]
-            env = {"PATH": "/usr/bin:/bin", "HOME": program_dir, "LANG": "C.UTF-8"}
-            cwd = program_dir
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=cwd,
-            preexec_fn=_preexec(limits, drop_to, nproc),
-            close_fds=True,
-        )
-        killed = "error"
-        try:
-            out, err, killed = _collect(proc, stdin.encode(), limits)
-        finally:
-            _stop(proc, killed, grace_s=max(0.1, limits.timeout_s - (time.monotonic() - start)))
-            for stream in (proc.stdout, proc.stderr):
-                stream.close()
-        wall = time.monotonic() - start
+    process = SandboxProcess({"main.py": program}, limits=limits, allow_unsandboxed=allow_unsandboxed, python=python)
+    killed = "error"
+    try:
+        out, err, killed = _collect(process.pipes, stdin.encode(), limits)
+    finally:
+        grace_s = max(0.1, limits.timeout_s - (time.monotonic() - process.started))
+        returncode = process.stop(killed, grace_s)
     return ExecResult(
-        returncode=None if killed else proc.returncode,
+        returncode=returncode,
         stdout=out.decode(errors="replace"),
         stderr=err.decode(errors="replace"),
         timed_out=killed == "timeout",
         killed=killed,
-        wall_s=wall,
-        sandboxed=sandboxed,
+        wall_s=time.monotonic() - process.started,
+        sandboxed=process.sandboxed,
     )

@@ -1,14 +1,17 @@
-"""Hostile programs against the code sandbox. Every test also checks that nothing is left running.
+"""Hostile programs against the code sandbox. Every test also checks that nothing is left running (conftest.py).
 
-Traffic goes to loopback only; files are created under pytest's temporary directories and $HOME only for
-the duration of a test.
+Traffic goes to loopback only; victim files are created in $HOME, this repository and /usr only for the
+duration of a test, and removed in a `finally`.
 """
 
+import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,32 +20,10 @@ import pytest
 from rewards import sandbox
 from rewards.code import execute
 from rewards.sandbox import SandboxUnavailable
-from tests.conftest import require
+from tests.conftest import ROOT, require
+from tests.helpers.sandbox_processes import leftover_processes
 
 require("bwrap", sandbox.bwrap_path() is not None, "apt-get install bubblewrap")
-
-
-def sandbox_processes() -> list[str]:
-    """Host processes running a sandboxed program (every one has /sandbox/main.py in its command line)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if "/sandbox/main.py" in cmdline and str(os.getpid()) != entry.name:
-                found.append(f"{entry.name}: {cmdline}")
-    return found
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_behind():
-    yield
-    deadline = time.monotonic() + 3.0
-    while sandbox_processes() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert sandbox_processes() == []
 
 
 def test_a_normal_program_runs():
@@ -89,6 +70,64 @@ def test_detached_busy_child_dies_with_the_sandbox():
     # the autouse fixture asserts the spinning child is gone
 
 
+def test_a_double_forked_child_that_became_another_binary_dies_with_the_sandbox(nothing_left_behind):
+    # the grandchildren leave the program's session and replace themselves with binaries whose command lines no
+    # longer mention the sandbox; the program waits until both run, so they are really there when it exits
+    program = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv('/bin/sleep', ['sleep', '1000'])
+    if os.fork() == 0:
+        os.execv('/usr/bin/python3', ['python3', '-c', 'import time; time.sleep(1000)'])
+    os._exit(0)
+
+def running():
+    found = set()
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            cmdline = open(f'/proc/{pid}/cmdline', 'rb').read()
+        except OSError:
+            continue
+        found |= {name for name in (b'sleep', b'python3') if cmdline.startswith(name + b'\\0')}
+    return found
+
+deadline = time.monotonic() + 4
+while running() != {b'sleep', b'python3'} and time.monotonic() < deadline:
+    time.sleep(0.01)
+print('both running' if running() == {b'sleep', b'python3'} else 'not started')
+"""
+    result = execute(program, timeout_s=6)
+    assert result.ok and result.stdout == "both running\n", result.stderr
+    assert os.geteuid() != 0 or nothing_left_behind  # as root, the program ran under a uid the check watches
+    # the autouse fixture asserts that neither re-executed grandchild is left
+
+
+def test_the_leftover_check_sees_a_process_of_the_sandbox_user_running_another_binary(nothing_left_behind):
+    """The check must find a leftover by who it is, not by its command line: a process we start ourselves outside
+    any sandbox, as a sandbox uid (root) or in another pid namespace (not root), running `/bin/sleep`."""
+    if os.geteuid() == 0:
+        uid = sandbox._execution_uid()
+        leaked = subprocess.Popen(["/bin/sleep", "1000"], preexec_fn=lambda: (os.setgid(uid), os.setuid(uid)))
+    else:
+        bwrap = sandbox.bwrap_path()
+        command = [bwrap, "--unshare-pid", "--die-with-parent", "--dev-bind", "/", "/", "/bin/sleep", "1000"]
+        leaked = subprocess.Popen(command)
+    try:
+        deadline = time.monotonic() + 5  # the namespaced sleep is bwrap's grandchild, started after Popen returns
+
+        def seen() -> bool:
+            return any(line.endswith("sleep 1000") for line in leftover_processes(nothing_left_behind))
+
+        while not seen() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert seen()
+    finally:
+        leaked.kill()
+        leaked.wait()
+
+
 def test_gigabyte_of_stdout_is_cut_off():
     program = "import sys\nchunk = 'x' * 2**20\nfor _ in range(1024):\n    sys.stdout.write(chunk)\n"
     start = time.monotonic()
@@ -97,26 +136,97 @@ def test_gigabyte_of_stdout_is_cut_off():
     assert len(result.stdout) <= 1_000_000 and time.monotonic() - start < 10
 
 
-def test_files_outside_the_sandbox_cannot_be_written_or_deleted(tmp_path):
-    victim = tmp_path / "victim.txt"
-    victim.write_text("keep me")
-    program = f"""
-import os
-for action in (lambda: open({str(victim)!r}, 'w').write('pwned'), lambda: os.remove({str(victim)!r}),
-               lambda: open('/usr/pwned', 'w').write('x'), lambda: os.remove('/sandbox/main.py')):
+def _run_in_thread(uids: set[int], wait_s: float, **kwargs) -> dict:
+    """`execute(**kwargs)` in a thread; if it has not returned after `wait_s`, kill the sandboxed program so the
+    thread ends (a grader that blocks would otherwise block this test forever) and report that it hung."""
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=execute(**kwargs)), daemon=True)
+    thread.start()
+    thread.join(wait_s)
+    outcome["hung"] = thread.is_alive()
+    if outcome["hung"]:
+        for line in leftover_processes(uids):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+        thread.join(10)
+    return outcome
+
+
+def test_a_megabyte_of_unread_stdin_does_not_block_the_grader(nothing_left_behind):
+    # a pipe holds 64 KiB: writing 1 MiB to a program that never reads used to block before the clock started
+    sleeper = "import time\ntime.sleep(3600)\n"
+    outcome = _run_in_thread(nothing_left_behind, 8.0, program=sleeper, stdin="x" * 2**20, timeout_s=1)
+    assert not outcome["hung"], "the grader blocked writing stdin to a program that does not read it"
+    result = outcome["result"]
+    assert result.timed_out and result.returncode is None and result.wall_s < 3
+
+
+def test_a_program_that_reads_a_megabyte_of_stdin_gets_all_of_it():
+    data = "".join(chr(ord("a") + i % 26) for i in range(2**20 - 1)) + "\n"
+    program = "import hashlib, sys\ndata = sys.stdin.buffer.read()\nprint(len(data), hashlib.sha256(data).hexdigest())"
+    result = execute(program, stdin=data, timeout_s=10)
+    assert result.ok, result.stderr
+    assert result.stdout.split() == [str(2**20), hashlib.sha256(data.encode()).hexdigest()]
+
+
+def _victim_directories() -> list[Path]:
+    """Host places a program could see or reach: $HOME, this repository, the sandbox interpreter's own directory
+    and its prefix, and /usr (read-only bound into the sandbox)."""
+    interpreter = Path(sandbox.default_python()).resolve()
+    places = [Path.home(), ROOT, interpreter.parent, interpreter.parent.parent, Path("/usr")]
+    return [place / f".rlvr-victim-{os.getpid()}" for place in dict.fromkeys(places)]
+
+
+def test_host_files_cannot_be_created_overwritten_or_deleted():
+    # Each victim directory and file is world-writable, so file permissions alone (the sandbox's unprivileged
+    # uid) would not protect them: only what the sandbox mounts, and how, does.
+    victims = _victim_directories()
+    try:
+        for victim in victims:
+            victim.mkdir()
+            victim.chmod(0o777)
+            (victim / "victim.txt").write_text("keep me")
+            (victim / "victim.txt").chmod(0o666)
+        program = f"""
+import os, shutil
+def attempt(what, action):
     try:
         action()
-        print('succeeded')
+        print('succeeded', what)
     except OSError as exc:
-        print('refused', type(exc).__name__)
+        print('refused', what, type(exc).__name__)
+for victim in {[str(v) for v in victims]!r}:
+    file = victim + '/victim.txt'
+    print('visible' if os.path.exists(file) else 'invisible', victim)
+    attempt('create', lambda: open(victim + '/new.txt', 'x').write('pwned'))
+    attempt('create beside', lambda: open(os.path.dirname(victim) + '/rlvr-pwned-{os.getpid()}', 'x').write('x'))
+    attempt('overwrite', lambda: open(file, 'w').write('pwned'))
+    attempt('append', lambda: open(file, 'a').write('pwned'))
+    attempt('rename', lambda: os.rename(file, victim + '/renamed.txt'))
+    attempt('delete', lambda: os.remove(file))
+    attempt('mkdir', lambda: os.mkdir(victim + '/sub'))
+    attempt('rmtree', lambda: shutil.rmtree(victim))
+attempt('delete own source', lambda: os.remove('/sandbox/main.py'))
 open('/tmp/inside.txt', 'w').write('private tmp is fine')
 print(open('/tmp/inside.txt').read())
 """
-    result = execute(program)
-    assert result.ok and "succeeded" not in result.stdout
-    assert result.stdout.count("refused") == 4 and "private tmp is fine" in result.stdout
-    assert victim.read_text() == "keep me"
-    assert not Path("/usr/pwned").exists() and not Path("/tmp/inside.txt").exists()
+        result = execute(program)
+        for victim in victims:
+            assert sorted(os.listdir(victim)) == ["victim.txt"], victim
+            assert (victim / "victim.txt").read_text() == "keep me"
+            assert not (victim.parent / f"rlvr-pwned-{os.getpid()}").exists()
+    finally:
+        for victim in victims:
+            shutil.rmtree(victim, ignore_errors=True)
+            (victim.parent / f"rlvr-pwned-{os.getpid()}").unlink(missing_ok=True)
+    assert result.ok, result.stderr
+    lines = result.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("succeeded")]
+    assert sum(line.startswith("refused") for line in lines) == 8 * len(victims) + 1
+    # /usr and the interpreter are in the sandbox (read-only): the victims there were seen and still refused
+    assert f"visible /usr/.rlvr-victim-{os.getpid()}" in lines
+    assert f"invisible {Path.home()}/.rlvr-victim-{os.getpid()}" in lines
+    assert f"invisible {ROOT}/.rlvr-victim-{os.getpid()}" in lines
+    assert "private tmp is fine" in lines and not Path("/tmp/inside.txt").exists()
 
 
 def test_host_environment_and_home_are_invisible(monkeypatch):
