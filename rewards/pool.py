@@ -42,11 +42,24 @@ class RewardSpec:
             raise RewardConfigError(f"reward.{name} must be a function reference or a mapping, got {entry!r}")
         rest = dict(entry)
         fn = str(rest.pop("fn", name))
-        weight = float(rest.pop("weight", 1.0))
-        timeout_s = float(rest.pop("timeout_s", 10.0))
+        weight = _finite_number(f"reward.{name}.weight", rest.pop("weight", 1.0))
+        timeout_s = _finite_number(f"reward.{name}.timeout_s", rest.pop("timeout_s", 10.0))
         if timeout_s <= 0:
             raise RewardConfigError(f"reward.{name}.timeout_s must be > 0, got {timeout_s}")
         return cls(name=name, fn=fn, weight=weight, timeout_s=timeout_s, kwargs=rest)
+
+
+def _finite_number(key: str, value: Any) -> float:
+    """A recipe number (quoted or not) as a float; anything else is a one-line config error, not a traceback."""
+    if isinstance(value, bool):  # float(True) == 1.0 would hide a mistake
+        raise RewardConfigError(f"{key} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RewardConfigError(f"{key} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise RewardConfigError(f"{key} must be a finite number, got {value!r}")
+    return number
 
 
 def specs_from_config(reward: dict[str, Any]) -> list[RewardSpec]:

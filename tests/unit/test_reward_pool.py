@@ -49,6 +49,29 @@ def test_specs_from_config():
         specs_from_config({"m": {"fn": "math_accuracy", "timeout_s": 0}})
 
 
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"weight": "abc"}, "reward.m.weight must be a number, got 'abc'"),
+        ({"weight": "nan"}, "reward.m.weight must be a finite number, got 'nan'"),
+        ({"weight": True}, "reward.m.weight must be a number, got True"),
+        ({"timeout_s": "soon"}, "reward.m.timeout_s must be a number, got 'soon'"),
+        ({"timeout_s": [1]}, r"reward.m.timeout_s must be a number, got \[1\]"),
+        ({"timeout_s": "inf"}, "reward.m.timeout_s must be a finite number, got 'inf'"),
+    ],
+)
+def test_a_weight_or_timeout_that_is_not_a_number_is_a_config_error(entry, message):
+    with pytest.raises(RewardConfigError, match=message):
+        specs_from_config({"m": {"fn": "math_accuracy", **entry}})
+
+
+def test_numbers_given_as_text_are_read():
+    """Hydra passes `reward.m.weight=0.5` from the command line into the free-form `reward` mapping as 0.5,
+    but a recipe may quote it; both read as the number."""
+    (spec,) = specs_from_config({"m": {"fn": "math_accuracy", "weight": "0.5", "timeout_s": "2"}})
+    assert (spec.weight, spec.timeout_s) == (0.5, 2.0)
+
+
 @pytest.fixture(scope="module")
 def pool():
     specs = [
