@@ -11,6 +11,7 @@ loop in a reward function would hold a worker forever.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -93,11 +94,20 @@ def call_reward(ref: str, completion: str, sample: dict[str, Any], kwargs: dict[
         fn = _RESOLVED[ref] = resolve(ref)
     out = fn(completion, sample, **kwargs)
     value, info = out if isinstance(out, tuple) else (out, None)
-    if isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"reward must be a finite number, got {value!r}")
-    return float(value), info
+    return reward_value(value), info
+
+
+def reward_value(value: Any) -> float:
+    """A reward function's value as a float: any real number (numpy and torch scalars, a 0-d array, Fraction,
+    bool) is fine, since reward code built on those libraries returns them; text, containers, NaN and inf are
+    a TypeError (the call then scores 0 and counts as an error)."""
+    number = None
+    if not isinstance(value, (str, bytes)) and hasattr(value, "__float__"):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):  # e.g. a tensor of several elements
+            number = float(value)
+    if number is None or not math.isfinite(number):
+        raise TypeError(f"reward must be a finite number, got {value!r}"[:300])
+    return number
 
 
 class RewardPool:

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from rewards.pool import RewardPool, RewardSpec, specs_from_config
+from rewards.pool import RewardPool, RewardSpec, call_reward, specs_from_config
 from rewards.registry import RewardConfigError, resolve
 from tests.conftest import ROOT
 
@@ -72,6 +72,33 @@ def test_numbers_given_as_text_are_read():
     assert (spec.weight, spec.timeout_s) == (0.5, 2.0)
 
 
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("np.float32", 0.5),
+        ("np.float16", 0.5),
+        ("np.int64", 1.0),
+        ("np.bool_", 1.0),
+        ("np.0d_array", 0.5),
+        ("fraction", 0.5),
+        ("decimal", 0.5),
+        ("torch_scalar", 0.5),
+    ],
+)
+def test_any_real_number_is_a_reward(kind, expected):
+    """numpy and torch scalars are what reward code built on those libraries returns; they score as floats."""
+    value, info = call_reward(f"{HELPERS}:returns", "", {}, {"kind": kind})
+    assert value == expected and type(value) is float and info == {"kind": kind}
+
+
+@pytest.mark.parametrize(
+    "kind", ["np.float32_nan", "np.float64_inf", "str", "bytes", "none", "list", "complex", "torch_vector"]
+)
+def test_anything_but_one_finite_number_is_an_error(kind):
+    with pytest.raises(TypeError, match="reward must be a finite number"):
+        call_reward(f"{HELPERS}:returns", "", {}, {"kind": kind})
+
+
 @pytest.fixture(scope="module")
 def pool():
     specs = [
@@ -96,6 +123,14 @@ def test_a_broken_function_scores_zero_and_is_counted(pool, fn):
     assert result.rewards == [[0.0, 1.0]] * 3
     assert result.errors["broken"] == 3 and result.timeouts["broken"] == 0
     assert result.error_examples["broken"]
+
+
+def test_numpy_scalars_score_through_the_pool(pool):
+    kinds = ["np.float32", "np.int64", "np.bool_"]
+    specs = [RewardSpec(kind, f"{HELPERS}:returns", kwargs={"kind": kind}) for kind in kinds]
+    result = pool.score(["a", "b"], [{}, {}], specs=specs)
+    assert result.rewards == [[0.5, 1.0, 1.0]] * 2
+    assert result.errors == dict.fromkeys(kinds, 0)
 
 
 def test_a_hanging_function_times_out_and_the_pool_recovers(pool):
