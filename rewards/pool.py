@@ -12,6 +12,7 @@ loop in a reward function would hold a worker forever.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import multiprocessing
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -110,6 +111,29 @@ def reward_value(value: Any) -> float:
     return number
 
 
+def check_reward_function(spec: RewardSpec) -> None:
+    """Fail now, in the parent and before any rollout, with one line naming the entry: a reference that does not
+    resolve, a function that cannot be called as `fn(completion, sample, **kwargs)` with the entry's kwargs
+    (otherwise every call would fail in a worker and score 0), or a failed preflight."""
+    fn = resolve(spec.fn)
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a callable without a readable signature: its first call will tell
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind("completion", {}, **spec.kwargs)
+        except TypeError as exc:
+            call = ", ".join(["completion", "sample", *(f"{k}={v!r}" for k, v in spec.kwargs.items())])
+            raise RewardConfigError(f"reward.{spec.name}: {spec.fn} cannot be called as fn({call}): {exc}") from None
+    preflight = getattr(fn, "preflight", None)
+    if preflight is not None:  # e.g. the code reward checks that it can sandbox before any rollout
+        try:
+            preflight(**spec.kwargs)
+        except Exception as exc:
+            raise RewardConfigError(f"reward.{spec.name}: {exc}") from None
+
+
 class RewardPool:
     """A persistent pool of worker processes that score (completion, sample) pairs."""
 
@@ -117,13 +141,7 @@ class RewardPool:
         if not specs:
             raise ValueError("at least one reward function is needed")
         for spec in specs:
-            fn = resolve(spec.fn)  # fail now, in the parent, on a bad reference
-            preflight = getattr(fn, "preflight", None)
-            if preflight is not None:  # e.g. the code reward checks that it can sandbox before any rollout
-                try:
-                    preflight(**spec.kwargs)
-                except Exception as exc:
-                    raise RewardConfigError(f"reward.{spec.name}: {exc}") from None
+            check_reward_function(spec)
         self.specs = specs
         # forkserver: a clean, small parent to fork workers from (never fork the learner with its threads).
         self._pool = ProcessPool(max_workers=max(1, workers), context=multiprocessing.get_context("forkserver"))

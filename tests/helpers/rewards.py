@@ -83,3 +83,18 @@ def returns(completion: str, sample: dict, *, kind: str, **_):
         "complex": 0.5 + 0j,
     }
     return values[kind], {"kind": kind}
+
+
+def completion_only(completion: str) -> float:
+    """Wrong signature: the pool calls fn(completion, sample, **kwargs)."""
+    return 1.0
+
+
+def no_keywords(completion: str, sample: dict) -> float:
+    """Fine without kwargs; a recipe entry with extra keys cannot call it."""
+    return 1.0
+
+
+def needs_threshold(completion: str, sample: dict, *, threshold: float) -> float:
+    """A required keyword the recipe entry must give."""
+    return float(len(completion) > threshold)

@@ -99,6 +99,28 @@ def test_anything_but_one_finite_number_is_an_error(kind):
         call_reward(f"{HELPERS}:returns", "", {}, {"kind": kind})
 
 
+@pytest.mark.parametrize(
+    ("fn", "kwargs", "problem"),
+    [
+        ("completion_only", {}, "too many positional arguments"),
+        ("no_keywords", {"bonus": 0.25}, "got an unexpected keyword argument 'bonus'"),
+        ("needs_threshold", {}, "missing a required argument: 'threshold'"),
+    ],
+)
+def test_a_function_that_cannot_be_called_as_a_reward_is_refused_before_scoring(fn, kwargs, problem):
+    with pytest.raises(RewardConfigError) as caught:
+        RewardPool([RewardSpec("mine", f"{HELPERS}:{fn}", kwargs=kwargs)], workers=1)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"reward.mine: {HELPERS}:{fn} cannot be called as fn(completion, sample")
+    assert message.endswith(problem)
+
+
+def test_the_configured_keywords_make_a_signature_fit():
+    with RewardPool([RewardSpec("mine", f"{HELPERS}:needs_threshold", kwargs={"threshold": 1})], workers=1) as p:
+        assert p.score(["ab", "a"], [{}, {}]).rewards == [[1.0], [0.0]]
+
+
 @pytest.fixture(scope="module")
 def pool():
     specs = [
