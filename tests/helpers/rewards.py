@@ -98,3 +98,11 @@ def no_keywords(completion: str, sample: dict) -> float:
 def needs_threshold(completion: str, sample: dict, *, threshold: float) -> float:
     """A required keyword the recipe entry must give."""
     return float(len(completion) > threshold)
+
+
+def hangs_noting_pid(completion: str, sample: dict, *, pid_dir: str, **_) -> float:
+    """Hangs after leaving its worker's pid in `pid_dir`, so a test can check the worker was killed."""
+    with open(os.path.join(pid_dir, str(os.getpid())), "w"):
+        pass
+    while True:
+        time.sleep(0.01)
