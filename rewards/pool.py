@@ -72,12 +72,15 @@ def _finite_number(key: str, value: Any) -> float:
 
 
 def specs_from_config(reward: dict[str, Any]) -> list[RewardSpec]:
-    """All enabled entries of a recipe's `reward` mapping (an entry set to null is off)."""
+    """All enabled entries of a recipe's `reward` mapping (an entry set to null is off), each function already
+    resolved and its signature checked: a run parses these first, so a broken entry fails in a second."""
     specs = [RewardSpec.from_entry(name, entry) for name, entry in reward.items() if entry is not None]
     if not specs:
         raise RewardConfigError(
             "no reward function configured: choose e.g. reward=math or set reward.custom=file.py:fn"
         )
+    for spec in specs:
+        check_signature(spec)
     return specs
 
 
@@ -156,23 +159,27 @@ def reward_value(value: Any) -> float:
     return number
 
 
-def check_reward_function(spec: RewardSpec) -> None:
-    """Fail now, in the parent and before any rollout, with one line naming the entry: a reference that does not
-    resolve, a function that cannot be called as `fn(completion, sample, **kwargs)` with the entry's kwargs
-    (otherwise every call would fail in a worker and score 0), or a failed preflight."""
+def check_signature(spec: RewardSpec) -> RewardFn:
+    """The entry's function, after checking that it can be called as `fn(completion, sample, **kwargs)` with the
+    entry's kwargs (otherwise every call would fail in a worker and score 0); one line naming the entry if not."""
     fn = resolve(spec.fn)
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # a callable without a readable signature: its first call will tell
-        signature = None
-    if signature is not None:
-        try:
-            signature.bind("completion", {}, **spec.kwargs)
-        except TypeError as exc:
-            call = ", ".join(["completion", "sample", *(f"{k}={v!r}" for k, v in spec.kwargs.items())])
-            raise RewardConfigError(f"reward.{spec.name}: {spec.fn} cannot be called as fn({call}): {exc}") from None
-    preflight = getattr(fn, "preflight", None)
-    if preflight is not None:  # e.g. the code reward checks that it can sandbox before any rollout
+        return fn
+    try:
+        signature.bind("completion", {}, **spec.kwargs)
+    except TypeError as exc:
+        call = ", ".join(["completion", "sample", *(f"{k}={v!r}" for k, v in spec.kwargs.items())])
+        raise RewardConfigError(f"reward.{spec.name}: {spec.fn} cannot be called as fn({call}): {exc}") from None
+    return fn
+
+
+def check_reward_function(spec: RewardSpec) -> None:
+    """Fail now, in the parent and before any rollout: a reference that does not resolve, a signature that does
+    not fit (`check_signature`), or a failed preflight (e.g. the code reward cannot sandbox)."""
+    preflight = getattr(check_signature(spec), "preflight", None)
+    if preflight is not None:
         try:
             preflight(**spec.kwargs)
         except Exception as exc:

@@ -125,6 +125,17 @@ def test_a_function_that_cannot_be_called_as_a_reward_is_refused_before_scoring(
     assert message.endswith(problem)
 
 
+def test_parsing_a_recipe_already_checks_references_and_signatures():
+    """`specs_from_config` runs first thing in a run, before any model loads: a reward entry that cannot work
+    fails there, not after minutes of model loading and engine start."""
+    with pytest.raises(RewardConfigError, match=r"reward\.mine: .*too many positional arguments"):
+        specs_from_config({"mine": {"fn": f"{HELPERS}:completion_only"}})
+    with pytest.raises(RewardConfigError, match="unexpected keyword argument 'bonus'"):
+        specs_from_config({"mine": {"fn": f"{HELPERS}:no_keywords", "bonus": 1}})
+    with pytest.raises(RewardConfigError, match="unknown reward function"):
+        specs_from_config({"mine": "nonsense"})
+
+
 def test_the_configured_keywords_make_a_signature_fit():
     with RewardPool([RewardSpec("mine", f"{HELPERS}:needs_threshold", kwargs={"threshold": 1})], workers=1) as p:
         assert p.score(["ab", "a"], [{}, {}]).rewards == [[1.0], [0.0]]
