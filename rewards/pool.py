@@ -324,7 +324,7 @@ class RewardWatch:
             if result.finished.get(name, 0):
                 self._finished_this_step.add(name)
                 self.timeout_steps[name] = 0
-            elif result.hung.get(name, 0) and not {name} & (self._finished_this_step | self._counted_this_step):
+            elif result.hung.get(name, 0) and name not in self._finished_this_step | self._counted_this_step:
                 self._counted_this_step.add(name)
                 self.timeout_steps[name] += 1
         return new
