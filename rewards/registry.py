@@ -5,8 +5,8 @@ A reward function has the signature
     def my_reward(completion: str, sample: dict, **kwargs) -> float | tuple[float, dict]
 
 where `sample` holds the dataset row's `answer`, `tests`, `prompt`, `id` and metadata, and `kwargs` are the
-extra keys of its recipe entry (e.g. `reward.code.memory_mb=256`). It may return a float, or a float and a
-dict of details that is logged with the sample completions.
+extra keys of its recipe entry (e.g. `reward.code.memory_mb=256`). It returns a real number (float, int,
+bool, a numpy or torch scalar), or that and a dict of details that is logged with the sample completions.
 """
 
 from __future__ import annotations

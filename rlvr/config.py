@@ -312,6 +312,10 @@ class TrainConfig:
     #: `reward.custom=my_reward.py:fn` adds your own (custom is null, i.e. off, by default)
     reward: dict[str, Any] = field(default_factory=lambda: {"custom": None})
     reward_workers: int = 2  #: processes that run reward functions
+    #: scoring deadline per step (s): calls unfinished by then are cancelled and score 0 as timeouts; 0 = none
+    reward_step_timeout_s: float = 120.0
+    #: stop the run (exit 2) once a reward function only timed out for this many steps in a row; 0 = never
+    reward_max_timeout_steps: int = 3
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
@@ -338,6 +342,14 @@ class TrainConfig:
             )
         if self.overwrite and self.resume != "none":
             raise ConfigError("overwrite=true deletes run_dir first, so it cannot be combined with resume")
+        if not 0 <= self.reward_step_timeout_s < float("inf"):
+            raise ConfigError(
+                f"reward_step_timeout_s must be a number >= 0 (0 = none), got {self.reward_step_timeout_s}"
+            )
+        if self.reward_max_timeout_steps < 0:
+            raise ConfigError(
+                f"reward_max_timeout_steps must be >= 0 (0 = never stop), got {self.reward_max_timeout_steps}"
+            )
 
 
 def register_configs() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rewards.pool import RewardPool, RewardSpec
+from rewards.pool import RewardPool, RewardSpec, RewardWatch
 from rlvr.algo import compute_advantages, informative_groups, overlong_loss_mask, soft_overlong_penalty
 from rlvr.config import TrainConfig, ZeroVariance
 from rlvr.data import PromptSampler
@@ -52,7 +52,6 @@ class StepGroups:
     rounds: int = 0
     reward_errors: dict[str, int] = field(default_factory=dict)
     reward_timeouts: dict[str, int] = field(default_factory=dict)
-    error_examples: dict[str, str] = field(default_factory=dict)
     generate_s: float = 0.0
     score_s: float = 0.0
 
@@ -82,6 +81,8 @@ class Trainer:
         self.seed_offset = 0  # bumped by the "reseed" rollback mitigation
         self.reward_names = pool.names + (["overlong_penalty"] if cfg.algo.overlong == "soft_penalty" else [])
         self.reward_weights = pool.weights + ([1.0] if cfg.algo.overlong == "soft_penalty" else [])
+        # first failures (console, summary.json) and the stop when a reward function only times out
+        self.reward_watch = RewardWatch(pool.specs, cfg.reward_max_timeout_steps)
 
     def sampling_params(self, step: int, round_: int) -> SamplingParams:
         r = self.cfg.rollout
@@ -102,13 +103,23 @@ class Trainer:
         out.generate_s += time.perf_counter() - start
         start = time.perf_counter()
         flat = [r for g in rollout_groups for r in g]
-        scored = self.pool.score([r.completion for r in flat], [r.sample.for_reward() for r in flat])
+        budget_s = self.cfg.reward_step_timeout_s  # per step: resampling rounds share it
+        deadline_s = max(0.0, budget_s - out.score_s) if budget_s > 0 else None
+        scored = self.pool.score(
+            [r.completion for r in flat], [r.sample.for_reward() for r in flat], deadline_s=deadline_s
+        )
         out.score_s += time.perf_counter() - start
         for name in self.pool.names:
             out.reward_errors[name] = out.reward_errors.get(name, 0) + scored.errors[name]
             out.reward_timeouts[name] = out.reward_timeouts.get(name, 0) + scored.timeouts[name]
-        for name, message in scored.error_examples.items():
-            out.error_examples.setdefault(name, message)
+        step = self.learner.version + 1  # the step being collected: the learner steps once per step
+        for name in self.reward_watch.record(step, scored):
+            self.tracker.message(
+                f"reward.{name}: {self.reward_watch.specs[name].fn} failed at step {step} and scored 0: "
+                f"{self.reward_watch.failures[name].first} (shown once; reward/{name}/errors and /timeouts "
+                "count them all)"
+            )
+        self.reward_watch.raise_if_hung()
         rewards = scored.rewards
         if self.cfg.algo.overlong == "soft_penalty":
             lengths = torch.tensor([len(r.completion_ids) for r in flat])

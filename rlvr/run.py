@@ -177,6 +177,7 @@ class Run:
     def loop(self, eval_samples: list) -> None:
         cfg = self.cfg
         step = self.resume()
+        self.trainer.reward_watch.load(self.summary.get("reward_errors", {}))
         if step == 0:
             if eval_samples and cfg.eval.before_training:
                 self.tracker.log(0, self.evaluate(eval_samples, 0, "before").metrics())
@@ -187,6 +188,7 @@ class Run:
         step += 1
         while step <= cfg.steps:
             metrics = self.trainer.step(step)
+            self.summary["reward_errors"] = self.trainer.reward_watch.summary()
             verdict = self.monitor.observe(metrics)
             if verdict is not None:
                 self.tracker.log(step, {**metrics, "monitor/fired": verdict.rule})

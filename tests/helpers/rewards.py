@@ -55,3 +55,54 @@ def flaky_after_calls(completion: str, sample: dict, *, counter_file: str, start
         f.truncate()
         f.write(str(calls + 1))
     return 0.0 if start <= calls < stop else boxed_format(completion)
+
+
+def returns(completion: str, sample: dict, *, kind: str, **_):
+    """The value 0.5 (or True/1 for the bool and integer kinds) as the type named by `kind`, the way reward code
+    built on numpy or torch returns it; plus values that are not one finite number."""
+    import numpy as np
+
+    if kind.startswith("torch"):
+        import torch
+
+        return (torch.tensor(0.5) if kind == "torch_scalar" else torch.tensor([0.5, 0.5])), {"kind": kind}
+    values = {
+        "np.float32": np.float32(0.5),
+        "np.float16": np.float16(0.5),
+        "np.int64": np.int64(1),
+        "np.bool_": np.bool_(True),
+        "np.0d_array": np.array(0.5),
+        "fraction": __import__("fractions").Fraction(1, 2),
+        "decimal": __import__("decimal").Decimal("0.5"),
+        "np.float32_nan": np.float32("nan"),
+        "np.float64_inf": np.float64("inf"),
+        "str": "0.5",
+        "bytes": b"0.5",
+        "none": None,
+        "list": [0.5],
+        "complex": 0.5 + 0j,
+    }
+    return values[kind], {"kind": kind}
+
+
+def completion_only(completion: str) -> float:
+    """Wrong signature: the pool calls fn(completion, sample, **kwargs)."""
+    return 1.0
+
+
+def no_keywords(completion: str, sample: dict) -> float:
+    """Fine without kwargs; a recipe entry with extra keys cannot call it."""
+    return 1.0
+
+
+def needs_threshold(completion: str, sample: dict, *, threshold: float) -> float:
+    """A required keyword the recipe entry must give."""
+    return float(len(completion) > threshold)
+
+
+def hangs_noting_pid(completion: str, sample: dict, *, pid_dir: str, **_) -> float:
+    """Hangs after leaving its worker's pid in `pid_dir`, so a test can check the worker was killed."""
+    with open(os.path.join(pid_dir, str(os.getpid())), "w"):
+        pass
+    while True:
+        time.sleep(0.01)
