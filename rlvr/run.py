@@ -299,42 +299,43 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     faults, tokenizer, train_samples, eval_samples, specs = _setup(cfg)
     run_dir = Path(cfg.run_dir)
     claim(run_dir, resume=cfg.resume, overwrite=cfg.overwrite)
-    learner = _load_learner(cfg)
-    engine = make_engine(cfg, learner, tokenizer)
-    state = RunState.load(run_dir) if cfg.resume == "auto" else RunState()
-    state.start_segment(started)
-    config = OmegaConf.to_container(OmegaConf.structured(cfg))
-    tracker = Tracker(
-        run_dir, cfg.tracking, cfg.steps, config=config, global_step=state.global_step, wandb_id=state.wandb_id
-    )
-    state.wandb_id = tracker.wandb_id or state.wandb_id
-    sampler = PromptSampler(train_samples, shuffle=cfg.data.shuffle, seed=cfg.seed)
-    run = None
-    try:
+    with contextlib.ExitStack() as stack:  # closed in reverse: run state, tracker, engine, reward pool
+        pool = stack.enter_context(RewardPool(specs, cfg.reward_workers))  # its preflight runs before any model
+        learner = _load_learner(cfg)
+        engine = make_engine(cfg, learner, tokenizer)
+        stack.callback(engine.close)
+        state = RunState.load(run_dir) if cfg.resume == "auto" else RunState()
+        state.start_segment(started)
+        config = OmegaConf.to_container(OmegaConf.structured(cfg))
+        tracker = Tracker(
+            run_dir, cfg.tracking, cfg.steps, config=config, global_step=state.global_step, wandb_id=state.wandb_id
+        )
+        stack.callback(tracker.close)
+        state.wandb_id = tracker.wandb_id or state.wandb_id
+        sampler = PromptSampler(train_samples, shuffle=cfg.data.shuffle, seed=cfg.seed)
+        trainer = Trainer(cfg, learner, engine, pool, sampler, tracker, tokenizer.pad_token_id, faults)
+        run = Run(cfg, trainer, tracker, faults, state)
+        stack.callback(_persist_quietly, run)  # however the run ends: its rollback count and wall clock
         _write_config(cfg, run_dir)
-        with RewardPool(specs, cfg.reward_workers) as pool:
-            trainer = Trainer(cfg, learner, engine, pool, sampler, tracker, tokenizer.pad_token_id, faults)
-            run = Run(cfg, trainer, tracker, faults, state)
-            run.loop(eval_samples)
-            if eval_samples and cfg.eval.after_training:
-                after = run.evaluate(eval_samples, cfg.steps, "after")
-                tracker.log(cfg.steps, after.metrics())
-                atomic_write_text(run_dir / "eval_after.json", json.dumps(after.summary(), indent=2))
-            if cfg.checkpoint.save_final:
-                run.save(cfg.steps)
-                _export_model(learner.model, tokenizer, run_dir / "model")
-    finally:
-        if run is not None:  # however the run ends (done, stopped, an error): its count and wall clock
-            with contextlib.suppress(StorageError):
-                run.persist()
-        tracker.close()
-        engine.close()
+        run.loop(eval_samples)
+        if eval_samples and cfg.eval.after_training:
+            after = run.evaluate(eval_samples, cfg.steps, "after")
+            tracker.log(cfg.steps, after.metrics())
+            atomic_write_text(run_dir / "eval_after.json", json.dumps(after.summary(), indent=2))
+        if cfg.checkpoint.save_final:
+            run.save(cfg.steps)
+            _export_model(learner.model, tokenizer, run_dir / "model")
     summary = {**run.summary, "wall_s": round(state.wall_s, 1), "segments": len(state.segments)}
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     plot_metrics(run_dir / "metrics.jsonl", run_dir / "metrics.png")
     if "accuracy_before" in summary or "accuracy_after" in summary:
         print_summary(tracker, summary)
     return summary
+
+
+def _persist_quietly(run: Run) -> None:
+    with contextlib.suppress(StorageError):
+        run.persist()
 
 
 def print_summary(tracker: Tracker, summary: dict[str, Any]) -> None:
@@ -364,16 +365,15 @@ def evaluate_only(cfg: TrainConfig) -> EvalResult:
     tokenizer = _start_process(cfg)
     samples = load_samples(cfg.eval.data, tokenizer)
     _check_prompt_lengths(cfg, tokenizer, [], samples)
-    learner = _load_learner(cfg)
-    engine = make_engine(cfg, learner, tokenizer)
-    tracker = Tracker(run_dir, cfg.tracking, 0)
-    try:
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(RewardPool(specs, cfg.reward_workers))
+        learner = _load_learner(cfg)
+        engine = make_engine(cfg, learner, tokenizer)
+        stack.callback(engine.close)
+        tracker = Tracker(run_dir, cfg.tracking, 0)
+        stack.callback(tracker.close)
         _write_config(cfg, run_dir)
-        with RewardPool(specs, cfg.reward_workers) as pool:
-            result = run_eval(cfg, engine, pool, samples)
-    finally:
-        engine.close()
-        tracker.close()
+        result = run_eval(cfg, engine, pool, samples)
     atomic_write_text(run_dir / "eval.json", json.dumps({**result.summary(), "records": result.records}, indent=2))
     rows = [["accuracy (pass@1)", f"{100 * result.accuracy:.1f}%"]]
     rows += [[f"pass@{k}", f"{100 * v:.1f}%"] for k, v in result.pass_at.items() if k > 1]

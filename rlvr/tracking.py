@@ -170,7 +170,7 @@ class Tracker:
                 path.write_text("".join(line + "\n" for line in kept))
 
     def message(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False)
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)  # a log line stays one line
 
     def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
         table = Table(title=title)
