@@ -140,9 +140,15 @@ class EvalConfig:
 
 @dataclass
 class RolloutConfig:
-    backend: str = "hf"  #: hf (transformers, runs anywhere) | vllm
-    mode: str = "colocate"  #: colocate (engine in the learner process) | actor (its own process)
+    backend: str = "hf"  #: hf (transformers, runs anywhere) | vllm (rlvr.rollout.factory.BACKENDS)
+    mode: str = "colocate"  #: colocate (engine in the learner process) | actor (engines in processes of their own)
     actor_backend: str = "auto"  #: actor mode: ray (a Ray actor) | process (a subprocess) | auto (ray if installed)
+    actors: int = 1  #: actor mode: engines, each in its own process; a step's prompts are split across them
+    threads: int = 0  #: torch CPU threads of each actor process; 0 = torch's default
+    max_staleness: int = 0  #: generate up to k optimizer steps ahead of the learner (0: on-policy, synchronous)
+    tensor_parallel_size: int = 1  #: vllm: GPUs per engine
+    timeout_s: float = 1800.0  #: an actor that answers no generation for this long is restarted (frozen engine)
+    start_timeout_s: float = 900.0  #: an actor that is not ready after this long has failed to start
     group_size: int = 8  #: rollouts per prompt (GRPO's G)
     temperature: float = 1.0
     top_p: float = 1.0
@@ -161,8 +167,6 @@ class RolloutConfig:
             raise ConfigError(f"rollout.max_tokens must be >= 1, got {self.max_tokens}")
         if self.group_size < 2:
             raise ConfigError(f"rollout.group_size must be >= 2 for group-relative advantages, got {self.group_size}")
-        if self.backend not in ("hf", "vllm"):
-            raise ConfigError(f"rollout.backend must be hf or vllm, got {self.backend!r}")
         if self.mode not in ("colocate", "actor"):
             raise ConfigError(f"rollout.mode must be colocate or actor, got {self.mode!r}")
         if self.actor_backend not in ("auto", "ray", "process"):
@@ -176,6 +180,24 @@ class RolloutConfig:
             )
         if self.top_k < 0:
             raise ConfigError(f"rollout.top_k must be >= 0 (0 = off), got {self.top_k}")
+        if self.actors < 1:
+            raise ConfigError(f"rollout.actors must be >= 1, got {self.actors}")
+        if self.actors > 1 and self.mode == "colocate":
+            raise ConfigError(
+                f"rollout.actors={self.actors} needs rollout.mode=actor (a colocated engine lives in the learner's "
+                "process, and there is one learner)"
+            )
+        if self.max_staleness < 0:
+            raise ConfigError(f"rollout.max_staleness must be >= 0 (0 = on-policy), got {self.max_staleness}")
+        if self.max_staleness > 0 and self.mode == "colocate":
+            raise ConfigError(
+                f"rollout.max_staleness={self.max_staleness} needs rollout.mode=actor: a colocated engine shares the "
+                "learner's process and weights, so it cannot generate while the learner trains"
+            )
+        if self.threads < 0 or self.tensor_parallel_size < 1:
+            raise ConfigError("rollout.threads must be >= 0 and rollout.tensor_parallel_size >= 1")
+        if self.timeout_s <= 0 or self.start_timeout_s <= 0:
+            raise ConfigError("rollout.timeout_s and rollout.start_timeout_s must be > 0 (seconds)")
         if self.sync_every < 1:
             raise ConfigError(f"rollout.sync_every must be >= 1 (optimizer steps between syncs), got {self.sync_every}")
         if self.batch_size < 1:
@@ -339,6 +361,12 @@ class TrainConfig:
             raise ConfigError(
                 f"algo.overlong_buffer={self.algo.overlong_buffer} must be smaller than "
                 f"rollout.max_tokens={self.rollout.max_tokens} (the penalty ramps in over the last buffer tokens)"
+            )
+        if self.rollout.max_staleness > 0 and self.algo.tis_cap <= 0:
+            raise ConfigError(
+                f"rollout.max_staleness={self.rollout.max_staleness} trains on rollouts of older weights: set "
+                "algo.tis_cap (e.g. 2.0), the cap of the behaviour importance weight that corrects for it "
+                "(or use the preset rollout=async)"
             )
         if self.overwrite and self.resume != "none":
             raise ConfigError("overwrite=true deletes run_dir first, so it cannot be combined with resume")

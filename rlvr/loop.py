@@ -2,6 +2,9 @@
 
 `Trainer.step` is one iteration, each stage a few lines over the types of `rlvr.types` that calls into the
 module owning the detail. `rlvr.run` repeats it, with evaluation, checkpoints, the monitor and rollback.
+With `rollout.max_staleness=k >= 1` the rollouts of the next steps are already being generated (by actors in
+their own processes) while the learner trains: `rlvr.rollout.ahead.RolloutQueue` requests them as soon as the
+staleness bound allows and hands them out in order.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from rlvr.data import PromptSampler
 from rlvr.evaluate import EvalResult, evaluate
 from rlvr.faults import Faults
 from rlvr.learner import Learner, collate
+from rlvr.rollout.ahead import RolloutQueue
 from rlvr.rollout.base import RolloutEngine, SamplingParams
-from rlvr.rollout.hf import HFEngine
 from rlvr.tracking import Tracker
 from rlvr.types import Group, Rollout, Sample, TrainBatch
 
@@ -33,15 +36,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_engine(cfg: TrainConfig, learner: Learner, tokenizer) -> RolloutEngine:
-    """The configured rollout backend, sampling from the learner's current weights."""
-    if cfg.rollout.backend == "vllm":
-        from rlvr.rollout.vllm import make_vllm_engine
-
-        return make_vllm_engine(cfg, learner, tokenizer)
-    return HFEngine(learner.model, tokenizer, batch_size=cfg.rollout.batch_size)
-
-
 @dataclass
 class StepGroups:
     """What one step's rollout stage produced: the groups that train, and counts for the metrics."""
@@ -50,9 +44,15 @@ class StepGroups:
     generated: list[Group] = field(default_factory=list)  # every group scored this step, kept or not
     skipped: int = 0
     rounds: int = 0
+
+    @property
+    def trained(self) -> int:
+        return len(self.groups)
+
     reward_errors: dict[str, int] = field(default_factory=dict)
     reward_timeouts: dict[str, int] = field(default_factory=dict)
-    generate_s: float = 0.0
+    staleness: list[int] = field(default_factory=list)  # learner version minus sampling version, per rollout
+    generate_s: float = 0.0  # the learner's wall time in generation (waiting, when actors generate)
     score_s: float = 0.0
 
 
@@ -83,6 +83,17 @@ class Trainer:
         self.reward_weights = pool.weights + ([1.0] if cfg.algo.overlong == "soft_penalty" else [])
         # first failures (console, summary.json) and the stop when a reward function only times out
         self.reward_watch = RewardWatch(pool.specs, cfg.reward_max_timeout_steps)
+        self.queue = RolloutQueue(
+            engine,
+            sampler,
+            lambda step: self.sampling_params(step, 0),
+            prompts_per_step=cfg.prompts_per_step,
+            max_staleness=cfg.rollout.max_staleness,
+            last_step=cfg.steps,
+        )
+        self.remote = cfg.rollout.mode == "actor"  # generation happens in other processes
+        self._last_step_end: float | None = None
+        self._busy_s = getattr(engine, "busy_s", 0.0)
 
     def sampling_params(self, step: int, round_: int) -> SamplingParams:
         r = self.cfg.rollout
@@ -97,10 +108,20 @@ class Trainer:
         )
 
     # 1-3. sample prompts, generate rollouts, score them -------------------------------------------------
-    def rollout_and_score(self, samples: list[Sample], params: SamplingParams, out: StepGroups) -> list[Group]:
+    def rollouts(self, step: int, round_: int, out: StepGroups) -> tuple[list[list[Rollout]], SamplingParams]:
+        """Round 0 is the step's batch from the queue (generated ahead when staleness allows); resampling
+        rounds (DAPO dynamic sampling) are generated now, for the prompts still missing."""
         start = time.perf_counter()
-        rollout_groups = self.engine.generate(samples, params)
+        if round_ == 0:
+            _, params, groups = self.queue.take(step, self.learner.version)
+        else:
+            params = self.sampling_params(step, round_)
+            groups = self.engine.generate(self.sampler.take(self.cfg.prompts_per_step - out.trained), params)
         out.generate_s += time.perf_counter() - start
+        out.staleness += [self.learner.version - r.weight_version for g in groups for r in g]
+        return groups, params
+
+    def score(self, rollout_groups: list[list[Rollout]], params: SamplingParams, out: StepGroups) -> list[Group]:
         start = time.perf_counter()
         flat = [r for g in rollout_groups for r in g]
         budget_s = self.cfg.reward_step_timeout_s  # per step: resampling rounds share it
@@ -142,8 +163,7 @@ class Trainer:
         mode = self.cfg.algo.zero_variance
         rounds = 1 + (self.cfg.algo.max_resample_rounds if mode == ZeroVariance.resample else 0)
         for round_ in range(rounds):
-            need = self.cfg.prompts_per_step - len(out.groups)
-            new = self.rollout_and_score(self.sampler.take(need), self.sampling_params(step, round_), out)
+            new = self.score(*self.rollouts(step, round_, out), out)
             out.generated += new
             out.rounds = round_ + 1
             if mode == ZeroVariance.keep:
@@ -173,6 +193,8 @@ class Trainer:
 
     def step(self, step: int) -> dict[str, Any]:
         start = time.perf_counter()
+        if self._last_step_end is None:
+            self._last_step_end = start
         collected = self.collect_groups(step)
         rollouts: list[Rollout] = [r for g in collected.groups for r in g.rollouts]
         advantages = self.advantages(collected.groups)
@@ -188,21 +210,44 @@ class Trainer:
             batch.advantages.fill_(float("nan"))
         learn = self.learner.step(batch, lr_multiplier=self.faults.lr_spike(step))
         learn_s = time.perf_counter() - learn_start
-        # 7. sync the engine to the new weights
+        # 7. sync the engine to the new weights, and request what the staleness bound now allows
         sync = {}
         if self.learner.version % self.cfg.rollout.sync_every == 0:
             sync = self.engine.update_weights(self.learner.named_weights, self.learner.version)
+        self.queue.fill(step + 1, self.learner.version)
+        end = time.perf_counter()
         metrics = {
             **self.rollout_metrics(collected, advantages),
             **learn,
             **sync,
+            **self.engine_metrics(step, end),
             "time/generate_s": collected.generate_s,
             "time/score_s": collected.score_s,
             "time/learn_s": learn_s,
-            "time/step_s": time.perf_counter() - start,
+            "time/learner_idle_s": collected.generate_s if self.remote else 0.0,
+            # wall clock between the ends of consecutive optimizer steps, whatever overlapped inside
+            "time/step_s": end - self._last_step_end,
         }
+        self._last_step_end = end
         self.log_samples(step, collected.generated)
         return metrics
+
+    def engine_metrics(self, step: int, now: float) -> dict[str, float]:
+        """Restarts (each also an event and a console line) and, for actors, how long they sat idle."""
+        for event in self.engine.events():
+            detail = {k: v for k, v in event.items() if k != "event"}
+            self.tracker.event(step, event["event"], **detail)
+        metrics = {"rollout/restarts": float(self.engine.restarts)}
+        if self.remote:
+            busy = self.engine.busy_s
+            wall = now - (self._last_step_end or now)
+            metrics["time/actor_idle_s"] = max(0.0, self.cfg.rollout.actors * wall - (busy - self._busy_s))
+            self._busy_s = busy
+        return metrics
+
+    def drain(self) -> None:
+        """Abandon rollouts generated ahead (before a checkpoint or a rollback; see rlvr.rollout.ahead)."""
+        self.queue.drop()
 
     def rollout_metrics(self, collected: StepGroups, advantages: torch.Tensor) -> dict[str, float]:
         generated = collected.generated
@@ -220,6 +265,8 @@ class Trainer:
             "groups/skipped": float(collected.skipped),
             "groups/constant_frac": sum(g.is_constant for g in generated) / len(generated),
             "groups/rounds": float(collected.rounds),
+            "rollout/staleness_mean": sum(collected.staleness) / max(1, len(collected.staleness)),
+            "rollout/staleness_max": float(max(collected.staleness, default=0)),
             "adv/abs_mean": float(advantages.abs().mean()) if advantages.numel() else 0.0,
             "adv/abs_max": float(advantages.abs().max()) if advantages.numel() else 0.0,
             "adv/std": float(advantages.std()) if advantages.numel() > 1 else 0.0,

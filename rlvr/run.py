@@ -39,9 +39,11 @@ from rlvr.errors import ConfigError, StorageError, TrainingStopped
 from rlvr.evaluate import EvalResult
 from rlvr.faults import Faults
 from rlvr.learner import Learner, load_model, load_tokenizer, resolve_device
-from rlvr.loop import Trainer, make_engine, run_eval, seed_everything
+from rlvr.loop import Trainer, run_eval, seed_everything
 from rlvr.monitor import Monitor, Verdict
+from rlvr.rollout import factory
 from rlvr.rollout.base import encode_prompts
+from rlvr.rollout.factory import make_engine
 from rlvr.rundir import RunState, atomic_write_text, claim
 from rlvr.tracking import Tracker, plot_metrics
 
@@ -74,6 +76,7 @@ class Run:
     # ---- checkpoints -----------------------------------------------------------------------------------
     def save(self, step: int) -> None:
         t = self.trainer
+        t.drain()  # nothing in flight: the checkpoint resumes to what this run does next (rlvr.rollout.ahead)
         state = {
             "step": step,
             "learner": t.learner.state_dict(),
@@ -92,6 +95,7 @@ class Run:
     def restore(self, path: Path) -> dict[str, Any]:
         """Load the checkpoint at `path` into every part (read-only); returns its state."""
         t = self.trainer
+        t.drain()
         state = load_dir(path, t.learner.model)
         t.learner.load_state_dict(state["learner"])
         t.sampler.load_state_dict(state["sampler"])
@@ -265,6 +269,7 @@ def _setup(cfg: TrainConfig):
     in a second); nothing is written anywhere yet."""
     specs = specs_from_config(cfg.reward)
     faults = Faults.from_config(dict(cfg.fault))
+    factory.check(cfg)
     _resume_source(cfg)
     tokenizer = _start_process(cfg)
     train_samples = load_samples(cfg.data, tokenizer)

@@ -46,8 +46,8 @@ def main() -> None:
     from rlvr.data import load_samples
     from rlvr.learner import Learner, load_model, load_tokenizer
     from rlvr.rollout.base import SamplingParams
+    from rlvr.rollout.factory import make_engine as make_vllm_engine
     from rlvr.rollout.hf import HFEngine
-    from rlvr.rollout.vllm import make_vllm_engine
 
     torch.set_num_threads(2)
     model = Path(args.model)

@@ -1,11 +1,12 @@
-"""The RolloutEngine protocol every backend implements, and the sampling parameters it takes."""
+"""The RolloutEngine protocol every backend implements, the sampling parameters it takes, and its errors."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from rlvr.errors import RlvrError
 from rlvr.types import Rollout, Sample
 
 if TYPE_CHECKING:
@@ -45,19 +46,74 @@ def decode_completion(tokenizer, completion_ids: Sequence[int]) -> str:
     return tokenizer.decode(list(completion_ids), skip_special_tokens=True)
 
 
+class RolloutError(RlvrError):
+    """The rollout engine failed in a way the user must act on (it would not start, it kept dying, a request
+    it refuses); the message carries the engine's own reason."""
+
+
+class Pending(Protocol):
+    """A generation under way: `result()` waits for it (raising what the engine raised)."""
+
+    def result(self) -> list[list[Rollout]]: ...
+
+
+@dataclass
+class Done:
+    """A generation that finished when it was submitted (engines in the learner's own process)."""
+
+    value: Any
+
+    def result(self) -> Any:
+        return self.value
+
+
 class RolloutEngine(Protocol):
     """Generates groups of rollouts with the current policy weights.
 
     `generate` returns, for each sample, its `params.n` rollouts (token ids, the engine's per-token
     log-probs under log_softmax(logits / T), finish reason, and the weight version that produced them).
-    `update_weights` makes the engine sample from the learner's current weights; it returns metrics
-    (`rollout/sync_s`, `rollout/sync_mb`).
+    `submit` starts the same work and returns at once when the engine runs elsewhere (actors), so the learner
+    can train meanwhile; engines in the learner's process do the work before returning.
+    `update_weights` makes every later generation sample from the learner's current weights; it returns
+    metrics (`rollout/sync_s`, `rollout/sync_mb`). `restarts` counts engine restarts, `events()` hands over
+    (and forgets) what happened since the last call, for the run's log.
     """
 
     weight_version: int
+    restarts: int
 
     def generate(self, samples: Sequence[Sample], params: SamplingParams) -> list[list[Rollout]]: ...
 
+    def submit(self, samples: Sequence[Sample], params: SamplingParams) -> Pending: ...
+
     def update_weights(self, named_tensors: NamedTensors, version: int) -> dict[str, float]: ...
 
+    def events(self) -> list[dict[str, Any]]: ...
+
     def close(self) -> None: ...
+
+
+class InProcessEngine:
+    """What an engine in the learner's own process does for the parts of the protocol it has no use for."""
+
+    weight_version: int = 0
+    restarts: int = 0
+
+    def generate(self, samples: Sequence[Sample], params: SamplingParams) -> list[list[Rollout]]:
+        raise NotImplementedError
+
+    def submit(self, samples: Sequence[Sample], params: SamplingParams) -> Pending:
+        return Done(self.generate(samples, params))
+
+    def update_weights(self, named_tensors: NamedTensors, version: int) -> dict[str, float]:
+        raise NotImplementedError
+
+    def update_weights_from(self, payload: dict[str, Any], version: int) -> dict[str, float]:
+        """Load weights the learner packed in another process (`rlvr.rollout.weights`)."""
+        from rlvr.rollout.weights import decode
+
+        tensors = decode(payload)
+        return self.update_weights(lambda: tensors.items(), version)
+
+    def events(self) -> list[dict[str, Any]]:
+        return []

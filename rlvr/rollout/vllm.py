@@ -1,27 +1,22 @@
-"""vLLM rollouts: the production engine, colocated with the learner or in its own process.
+"""vLLM rollouts: the production engine, in the learner's process or (`rollout.mode=actor`) in an actor's.
 
-Placements (`rollout.mode`):
-* `colocate`: the `vllm.LLM` lives in the learner's process (its engine core is vLLM's own subprocess). On a
-  GPU it sleeps while the learner steps (`rollout.sleep`: KV cache and weights released, level 2) and wakes
-  for weight sync and generation.
-* `actor`: the engine runs in a separate process, a Ray actor when Ray is installed (`rollout.actor_backend`
-  auto|ray|process), else a plain subprocess; rollouts come back over the process boundary.
+In the learner's process (`rollout.mode=colocate`) the `vllm.LLM` lives beside the learner (its engine core is
+vLLM's own subprocess); on a GPU it sleeps while the learner steps (`rollout.sleep`: KV cache and weights
+released, level 2) and wakes for weight sync and generation. In an actor process (`rlvr.rollout.actors`) the
+same class runs standalone, and the actor module owns restarts and cleanup.
 
-Weights go learner -> engine after every `rollout.sync_every` optimizer steps through vLLM's worker
-extension (`collective_rpc("rlvr_load_weights")`, see vllm_worker.py), never through a checkpoint on disk;
-LoRA adapters are merged first. Each sync is version-tagged and timed. An engine that dies (its process
-killed, an out-of-memory) is restarted with the current weights and the generation retried.
+Weights go learner -> engine after every `rollout.sync_every` optimizer steps through vLLM's worker extension
+(`collective_rpc("rlvr_load_weights")`, see vllm_worker.py), never through a checkpoint on disk; LoRA adapters
+are merged first. An engine core that dies (killed, out of memory) is restarted with the current weights and
+the call retried; any other error (a prompt vLLM refuses, say) is raised at once: it would fail again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
-import signal
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,49 +24,13 @@ import torch
 
 from rlvr.config import TrainConfig
 from rlvr.errors import MissingDependencyError
-from rlvr.rollout.base import NamedTensors, SamplingParams, decode_completion, encode_prompts
+from rlvr.rollout.base import InProcessEngine, NamedTensors, SamplingParams, decode_completion, encode_prompts
+from rlvr.rollout.processes import descendants, kill_all
+from rlvr.rollout.weights import encode
 from rlvr.types import Rollout, Sample
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MAX_RESTARTS = 2
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (children, grandchildren...), read from /proc."""
-    found: list[int] = []
-    frontier = [pid]
-    while frontier:
-        current = frontier.pop()
-        try:
-            tasks = os.listdir(f"/proc/{current}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{current}/task/{task}/children") as f:
-                    children = [int(c) for c in f.read().split()]
-            except OSError:
-                continue
-            found += children
-            frontier += children
-    return found
-
-
-def kill_all(pids: list[int]) -> None:
-    """SIGKILL every pid, then reap the ones that were our own children.
-
-    vLLM's shutdown force-kills a slow engine core without joining it, which leaves a zombie in the process
-    table until its parent waits; `active_children()` waits on every finished multiprocessing child.
-    """
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        alive = {p.pid for p in multiprocessing.active_children()}
-        if not alive.intersection(pids):
-            break
-        time.sleep(0.1)
 
 
 def require_vllm():
@@ -83,25 +42,6 @@ def require_vllm():
             "(or use rollout=hf)"
         ) from None
     return vllm
-
-
-def encode(named_tensors: NamedTensors, dtype: torch.dtype, *, same_gpu: bool = True) -> tuple[dict[str, Any], float]:
-    """Weights in the engine's dtype, packed for `collective_rpc`; returns (payload, megabytes).
-
-    CPU tensors travel as safetensors bytes (tensors passed through collective_rpc arrive as lists);
-    CUDA tensors as IPC handles, which the worker on the same GPU maps without copying. An engine in another
-    process (maybe on another GPU or machine) gets bytes: `same_gpu=False` copies to the CPU first.
-    """
-    device = None if same_gpu else "cpu"
-    tensors = {name: t.detach().to(device=device, dtype=dtype).contiguous().clone() for name, t in named_tensors()}
-    megabytes = sum(t.numel() * t.element_size() for t in tensors.values()) / 2**20
-    if tensors and next(iter(tensors.values())).is_cuda:
-        from torch.multiprocessing.reductions import reduce_tensor
-
-        return {"kind": "cuda_ipc", "data": {name: reduce_tensor(t) for name, t in tensors.items()}}, megabytes
-    from safetensors.torch import save
-
-    return {"kind": "bytes", "data": save(tensors)}, megabytes
 
 
 def max_model_len(cfg: TrainConfig) -> int:
@@ -133,6 +73,7 @@ def engine_options(cfg: TrainConfig) -> dict[str, Any]:
         # (torch CPU generators have no offset), and rollout prompts are short next to the budget anyway
         "enable_chunked_prefill": False,
         "enforce_eager": r.enforce_eager,
+        "tensor_parallel_size": r.tensor_parallel_size,
     }
     options["max_model_len"] = max_model_len(cfg)
     if r.sleep and torch.cuda.is_available():
@@ -146,18 +87,30 @@ class EngineDied(RuntimeError):
     """The engine's process is gone."""
 
 
-class VLLMEngine:
-    """A `vllm.LLM` behind the RolloutEngine protocol (this process: the colocated placement)."""
+class VLLMEngine(InProcessEngine):
+    """A `vllm.LLM` behind the RolloutEngine protocol, in this process."""
 
-    def __init__(self, options: dict[str, Any], *, sleep: bool = False) -> None:
+    def __init__(self, options: dict[str, Any], *, sleep: bool = False, restart_on_death: bool = True) -> None:
         self.vllm = require_vllm()
         self.options = options
         self.sleep_between_steps = sleep and options.get("enable_sleep_mode", False)
+        self.restart_on_death = restart_on_death  # False in an actor: the actor module restarts the process
         self.weight_version = 0
         self.restarts = 0
         self._weights: dict[str, Any] | None = None  # last payload, to reload after a restart
         self._asleep = False
         self.llm = self._start()
+
+    @classmethod
+    def colocated(cls, cfg: TrainConfig, learner, tokenizer) -> VLLMEngine:
+        engine = cls(engine_options(cfg), sleep=cfg.rollout.sleep)
+        engine.update_weights(learner.named_weights, learner.version)
+        return engine
+
+    @classmethod
+    def standalone(cls, cfg: TrainConfig) -> VLLMEngine:
+        """In an actor process: no sleeping (nothing else shares its device), no restarts of its own."""
+        return cls(engine_options(cfg), sleep=False, restart_on_death=False)
 
     def _start(self):
         before = set(multiprocessing.active_children())
@@ -171,6 +124,12 @@ class VLLMEngine:
 
     def _engine_dead(self) -> bool:
         return any(not p.is_alive() for p in self._engine_processes)
+
+    def update_weights_from(self, payload: dict[str, Any], version: int) -> dict[str, float]:
+        """Load a payload the learner already packed (an actor receives a weight file)."""
+        start = time.perf_counter()
+        self.load_payload(payload, version)
+        return {"rollout/sync_s": time.perf_counter() - start}
 
     def _watched(self, fn, *args, **kwargs):
         """Run a call into the engine in a helper thread while watching the engine's processes; raise
@@ -242,17 +201,22 @@ class VLLMEngine:
                 )
         return prompts, sampling
 
-    def generate(self, samples: Sequence[Sample], params: SamplingParams) -> list[list[Rollout]]:
-        prompts, sampling = self._requests(samples, params)
+    def _call(self, fn, *args, **kwargs):
+        """Call into the engine; restart it and retry only when its process is gone (vLLM raises several kinds
+        of error then). Any other error is the caller's: retrying would fail the same way."""
         for attempt in range(MAX_RESTARTS + 1):
             try:
-                self._wake()
-                outputs = self._watched(self.llm.generate, prompts, sampling, use_tqdm=False)
-                break
-            except Exception:  # vLLM raises several kinds when its engine process is gone
-                if attempt == MAX_RESTARTS:
+                return self._watched(fn, *args, **kwargs)
+            except Exception:
+                if not self._engine_dead() or not self.restart_on_death or attempt == MAX_RESTARTS:
                     raise
                 self.restart()
+        raise AssertionError("unreachable")
+
+    def generate(self, samples: Sequence[Sample], params: SamplingParams) -> list[list[Rollout]]:
+        prompts, sampling = self._requests(samples, params)
+        self._wake()
+        outputs = self._call(lambda: self.llm.generate(prompts, sampling, use_tqdm=False))
         self._sleep()
         tokenizer = self.llm.get_tokenizer()
         groups: list[list[Rollout]] = [[] for _ in samples]
@@ -276,15 +240,8 @@ class VLLMEngine:
 
     def load_payload(self, payload: dict[str, Any], version: int) -> None:
         self._wake(tags=["weights"])
-        for attempt in range(MAX_RESTARTS + 1):
-            try:
-                self._watched(self.llm.collective_rpc, "rlvr_load_weights", args=(payload,))
-                break
-            except Exception:
-                if attempt == MAX_RESTARTS:
-                    raise
-                self.restart()
-        self._weights = payload
+        self._call(lambda: self.llm.collective_rpc("rlvr_load_weights", args=(payload,)))
+        self._weights = payload if self.restart_on_death else None
         self.weight_version = version
 
     def update_weights(self, named_tensors: NamedTensors, version: int) -> dict[str, float]:
@@ -295,200 +252,3 @@ class VLLMEngine:
 
     def close(self) -> None:
         self._stop()
-
-    def process_tree(self) -> list[int]:
-        """This process and the engine processes below it (for whoever must clean up after a kill)."""
-        return [os.getpid(), *descendants(os.getpid())]
-
-
-# ---- the actor placement ---------------------------------------------------------------------------------
-
-
-def _serve(conn, options: dict[str, Any], sleep: bool) -> None:
-    """Engine process main loop: requests in, results (or the exception text) out."""
-    engine = VLLMEngine(options, sleep=sleep)
-    conn.send(("ready", None))
-    while True:
-        try:
-            command, args = conn.recv()
-        except EOFError:
-            break
-        if command == "close":
-            break
-        try:
-            if command == "generate":
-                result = engine.generate(*args)
-            elif command == "load_payload":
-                result = engine.load_payload(*args)
-            else:
-                raise ValueError(f"unknown command {command!r}")
-            conn.send(("ok", result))
-        except Exception as exc:
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
-    engine.close()
-
-
-class EngineActor(ABC):
-    """An engine in another process: started, called into, killed, restarted, closed."""
-
-    @abstractmethod
-    def _start(self) -> None: ...
-
-    @abstractmethod
-    def call(self, command: str, *args): ...
-
-    @abstractmethod
-    def kill(self) -> None: ...
-
-    @abstractmethod
-    def close(self) -> None: ...
-
-    def restart(self) -> None:
-        self.kill()
-        self._start()
-
-
-class ProcessActor(EngineActor):
-    """The engine in a subprocess of its own, driven over a pipe."""
-
-    def __init__(self, options: dict[str, Any], sleep: bool) -> None:
-        self.options, self.sleep = options, sleep
-        self._start()
-
-    def _start(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, self.options, self.sleep), daemon=False)
-        self.process.start()
-        child.close()
-        self._receive()
-        self.tree = descendants(self.process.pid)  # the engine core and workers it started
-
-    def _receive(self):
-        try:
-            status, value = self.conn.recv()
-        except (EOFError, OSError):
-            raise EngineDied("the vLLM engine process exited") from None
-        if status == "error":
-            raise RuntimeError(f"vLLM engine process: {value}")
-        return value
-
-    def call(self, command: str, *args):
-        try:
-            self.conn.send((command, args))
-        except (BrokenPipeError, OSError):
-            raise EngineDied("the vLLM engine process exited") from None
-        return self._receive()
-
-    def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        kill_all(self.tree)  # orphaned by the kill otherwise: vLLM's engine core does not watch its parent
-        self.process.join(timeout=30)
-        self.conn.close()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.send(("close", ()))
-            self.process.join(timeout=60)
-        self.kill()
-
-
-class RayActor(EngineActor):
-    """The engine as a Ray actor (on a GPU of its own when the cluster has one)."""
-
-    def __init__(self, options: dict[str, Any], sleep: bool) -> None:
-        import ray
-
-        self.ray = ray
-        if not ray.is_initialized():
-            ray.init(include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
-        self.options, self.sleep = options, sleep
-        self._start()
-
-    def _start(self) -> None:
-        gpus = 1 if torch.cuda.is_available() else 0
-        self.actor = self.ray.remote(num_gpus=gpus, max_restarts=0)(VLLMEngine).remote(self.options, sleep=self.sleep)
-        tree = self.ray.get(self.actor.process_tree.remote())
-        self.tree = tree if os.path.exists(f"/proc/{tree[0]}") else []  # only ours to clean up when local
-
-    def call(self, command: str, *args):
-        from ray.exceptions import ActorDiedError, RayActorError
-
-        try:
-            return self.ray.get(getattr(self.actor, command).remote(*args))
-        except (ActorDiedError, RayActorError) as exc:
-            raise EngineDied(f"the vLLM Ray actor died: {exc}") from None
-
-    def kill(self) -> None:
-        with contextlib.suppress(Exception):
-            self.ray.kill(self.actor)
-        kill_all(self.tree)
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.ray.get(self.actor.close.remote())
-        self.kill()
-
-
-class RemoteVLLMEngine:
-    """RolloutEngine whose vLLM runs in another process (subprocess or Ray actor)."""
-
-    def __init__(self, actor: EngineActor, options: dict[str, Any]) -> None:
-        self.actor = actor
-        self.dtype = DTYPES[options["dtype"]]
-        self.weight_version = 0
-        self.restarts = 0
-        self._weights: dict[str, Any] | None = None
-
-    def _with_restart(self, command: str, *args):
-        for attempt in range(MAX_RESTARTS + 1):
-            try:
-                return self.actor.call(command, *args)
-            except EngineDied:
-                if attempt == MAX_RESTARTS:
-                    raise
-                self.actor.restart()
-                self.restarts += 1
-                if self._weights is not None:
-                    self.actor.call("load_payload", self._weights, self.weight_version)
-        return None
-
-    def generate(self, samples: Sequence[Sample], params: SamplingParams) -> list[list[Rollout]]:
-        groups = self._with_restart("generate", list(samples), params)
-        for group in groups:  # the remote side tagged its own version; ours is the authority
-            for rollout in group:
-                rollout.weight_version = self.weight_version
-        return groups
-
-    def update_weights(self, named_tensors: NamedTensors, version: int) -> dict[str, float]:
-        start = time.perf_counter()
-        payload, megabytes = encode(named_tensors, self.dtype, same_gpu=False)
-        self.weight_version = version
-        self._weights = payload
-        self._with_restart("load_payload", payload, version)
-        return {"rollout/sync_s": time.perf_counter() - start, "rollout/sync_mb": megabytes}
-
-    def close(self) -> None:
-        self.actor.close()
-
-
-def make_vllm_engine(cfg: TrainConfig, learner, tokenizer):
-    """The configured vLLM engine, already carrying the learner's current weights."""
-    require_vllm()
-    options = engine_options(cfg)
-    if cfg.rollout.mode == "colocate":
-        engine = VLLMEngine(options, sleep=cfg.rollout.sleep)
-    else:
-        backend = cfg.rollout.actor_backend
-        if backend == "auto":
-            try:
-                import ray  # noqa: F401
-
-                backend = "ray"
-            except ImportError:
-                backend = "process"
-        actor = RayActor(options, sleep=False) if backend == "ray" else ProcessActor(options, sleep=False)
-        engine = RemoteVLLMEngine(actor, options)
-    engine.update_weights(learner.named_weights, learner.version)
-    return engine

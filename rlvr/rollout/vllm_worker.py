@@ -10,24 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
-
-def decode(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Weights as sent by `rlvr.rollout.vllm.encode`: safetensors bytes (any device) or CUDA IPC handles."""
-    if payload["kind"] == "bytes":
-        from safetensors.torch import load
-
-        return load(payload["data"])
-    if payload["kind"] == "cuda_ipc":  # same-GPU colocated engine: rebuild the tensors without a copy
-        device = torch.cuda.current_device()
-        tensors = {}
-        for name, (rebuild, args) in payload["data"].items():
-            args = list(args)
-            args[6] = device  # the device index the sender used may differ from ours
-            tensors[name] = rebuild(*args)
-        return tensors
-    raise ValueError(f"unknown weight payload kind {payload['kind']!r}")
+from rlvr.rollout.weights import decode
 
 
 class WeightSync:

@@ -1,13 +1,17 @@
-"""vLLM in its own process (a subprocess, and a Ray actor): rollouts and weights cross the boundary."""
+"""vLLM in actor processes (a subprocess, and a Ray actor): rollouts and weights cross the boundary, a killed
+actor is replaced, and an error that is not a death is reported at once instead of restarting the engine."""
 
 import os
 import signal
 import threading
+import time
 
 import pytest
 
-from rlvr.rollout.base import SamplingParams
-from rlvr.rollout.vllm import make_vllm_engine
+from rlvr.rollout.base import RolloutError, SamplingParams
+from rlvr.rollout.factory import make_engine
+from rlvr.rollout.processes import alive, shm_entries
+from rlvr.types import Sample
 from tests.conftest import importable, require
 from tests.vllm.conftest import GREEDY, Setup, max_logprob_gap, tokens
 
@@ -24,30 +28,52 @@ def check_follows_the_learner(setup: Setup, engine) -> None:
 
 
 def test_subprocess_actor(tiny_model_dir, tmp_path):
-    setup = Setup(tiny_model_dir, tmp_path, "rollout.mode=actor", "rollout.actor_backend=process")
-    engine = make_vllm_engine(setup.cfg, setup.learner, setup.tokenizer)
+    shm_before = shm_entries()
+    setup = Setup(
+        tiny_model_dir, tmp_path, "rollout.mode=actor", "rollout.actor_backend=process", "rollout.max_model_len=256"
+    )
+    engine = make_engine(setup.cfg, setup.learner, setup.tokenizer)
+    trees = []
     try:
-        assert engine.actor.process.pid != os.getpid()
+        handle = engine.actors[0].handle
+        assert handle.process.pid != os.getpid()
         check_follows_the_learner(setup, engine)
-        # the engine process dies mid-generation: restarted, current weights reloaded, generation retried
-        pid = engine.actor.process.pid
+        # the actor process dies mid-generation: replaced, current weights reloaded, generation issued again
+        pid = handle.process.pid
+        trees.append(handle.info["tree"])
         threading.Timer(1.0, lambda: os.kill(pid, signal.SIGKILL)).start()
         groups = engine.generate(setup.samples, SamplingParams(n=48, temperature=1.0, max_tokens=200, seed=3))
-        assert engine.restarts == 1 and engine.actor.process.pid != pid
+        assert engine.restarts == 1 and engine.actors[0].handle.process.pid != pid
         assert [len(g) for g in groups] == [48] * len(setup.samples)
         assert tokens(engine.generate(setup.samples, GREEDY)) == tokens(setup.hf.generate(setup.samples, GREEDY))
+        assert not any(alive(p) for p in trees[0])  # the killed actor's engine core did not outlive it
+        # a prompt vLLM refuses (longer than max_model_len) is the caller's error: raised at once, no restart
+        long = [Sample(id="long", prompt="1 + 1 = 2. " * 300)]
+        start = time.monotonic()
+        with pytest.raises(RolloutError, match="rollout actor 0: generate failed"):
+            engine.generate(long, GREEDY)
+        assert engine.restarts == 1 and time.monotonic() - start < 30
+        trees.append(engine.actors[0].handle.info["tree"])
     finally:
         engine.close()
+    assert not any(alive(p) for tree in trees for p in tree)
+    assert shm_entries() - shm_before == set()  # the engines' shared memory went with them
 
 
 def test_ray_actor(tiny_model_dir, tmp_path):
     require("ray", importable("ray"), "pip install 'rlvr[ray]'")
+    shm_before = shm_entries()
     setup = Setup(tiny_model_dir, tmp_path, "rollout.mode=actor", "rollout.actor_backend=ray")
-    engine = make_vllm_engine(setup.cfg, setup.learner, setup.tokenizer)
+    engine = make_engine(setup.cfg, setup.learner, setup.tokenizer)
     try:
         check_follows_the_learner(setup, engine)
+        tree = engine.actors[0].handle.info["tree"]
+        engine.actors[0].handle.kill()  # a killed Ray actor: its engine and shared memory must go too
+        assert not any(alive(p) for p in tree)
     finally:
         engine.close()
         import ray
 
         ray.shutdown()
+    leaked = {name for name in shm_entries() - shm_before if not name.startswith(("plasma", "ray"))}
+    assert leaked == set()

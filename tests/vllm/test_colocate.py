@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from rlvr.rollout.base import SamplingParams
-from rlvr.rollout.vllm import make_vllm_engine
+from rlvr.rollout.factory import make_engine as make_vllm_engine
 from tests.vllm.conftest import GREEDY, Setup, max_logprob_gap, tokens
 
 pytestmark = pytest.mark.vllm

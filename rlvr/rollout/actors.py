@@ -1,0 +1,598 @@
+"""Any rollout engine in a process of its own: started, fed, watched, restarted and cleaned up, in one place.
+
+`rollout.mode=actor` runs `rollout.actors` engines (any backend of `rlvr.rollout.factory`), each in its own
+process: a Ray actor when Ray is installed (`rollout.actor_backend=auto|ray`), else a plain subprocess
+(`process`). `ActorGroup` is the RolloutEngine the learner sees:
+
+* A step's prompts are split across the actors. `submit` returns at once, so the learner can train while the
+  actors generate; `Pending.result()` collects the groups in order.
+* Weights: one file per synced version (`rlvr.rollout.weights.WeightFile`), written once and read by every
+  actor. Each actor serves its requests in order, so a generation submitted after `update_weights` samples
+  from the new weights without the learner waiting for the load.
+* Death: an actor whose process is gone is restarted, loaded with the current weights, and its unfinished
+  requests are issued again (at most `MAX_RESTARTS` restarts in a row before the run stops with the reason).
+* Freeze: an actor that answers nothing for `rollout.timeout_s` (a stopped or deadlocked engine) is killed
+  and restarted the same way, with a message.
+* Errors that are not deaths (the engine refuses a request) are raised at once as `RolloutError` carrying the
+  engine's own reason: restarting would fail the same way.
+* A failed start reports the engine's exception (or how the process died), not "the process exited".
+* Nothing outlives the run: `close()` (normal end, an error, SIGINT, SIGTERM through the CLI's handler) and a
+  restart kill the actor's whole process tree and unlink the /dev/shm segments its engine mapped; an actor
+  whose parent dies (SIGKILL) notices within half a second, kills its own tree and exits; an actor process
+  runs in a session of its own, so a Ctrl-C in the terminal reaches only the learner, which closes it.
+Every restart is counted (`restarts`) and reported (`events()`), for the `rollout/restarts` metric, an event in
+metrics.jsonl and a console line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rlvr.config import TrainConfig
+from rlvr.rollout.base import RolloutError, SamplingParams
+from rlvr.rollout.processes import SHM, alive, descendants, kill_all, unlink_shm
+from rlvr.rollout.weights import NamedTensors, WeightFile, remove_orphans
+from rlvr.types import Rollout, Sample
+
+MAX_RESTARTS = 3  # restarts of one actor in a row (without a request served in between) before giving up
+POLL_S = 0.2
+
+
+class ActorDied(Exception):
+    """The actor's process is gone (or never became ready)."""
+
+
+class ActorFrozen(Exception):
+    """The actor answered nothing within `rollout.timeout_s`."""
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    """What an actor process needs to build its engine."""
+
+    cfg: TrainConfig
+    index: int
+    parent_pid: int  # the learner: when it is gone, the actor cleans up and exits
+    gpus: tuple[int, ...] = ()  # CUDA devices of this actor (process backend; Ray assigns its own)
+
+
+# ---- inside the actor process ---------------------------------------------------------------------------
+
+
+def mapped_shm(pids: Sequence[int]) -> set[str]:
+    """/dev/shm entries the processes `pids` have mapped (from /proc/PID/maps)."""
+    names = set()
+    prefix = f"{SHM}/"
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/maps") as f:
+                for line in f:
+                    path = line.rstrip("\n").split(maxsplit=5)[-1]
+                    if path.startswith(prefix):
+                        names.add(path[len(prefix) :].split("/")[0].removesuffix(" (deleted)"))
+        except OSError:
+            continue
+    return names
+
+
+def own_tree() -> list[int]:
+    return [os.getpid(), *descendants(os.getpid())]
+
+
+class Server:
+    """The engine and its request handler, in the actor process (both backends)."""
+
+    def __init__(self, spec: ActorSpec) -> None:
+        import torch
+
+        from rlvr.rollout.factory import BACKENDS
+
+        self.spec = spec
+        self._watch_parent()
+        if spec.cfg.rollout.threads > 0:
+            torch.set_num_threads(spec.cfg.rollout.threads)
+        torch.manual_seed(spec.cfg.seed + 7919 * (spec.index + 1))
+        self.engine = BACKENDS[spec.cfg.rollout.backend].standalone(spec.cfg)
+
+    def _watch_parent(self) -> None:
+        """A thread that ends this actor, and everything it started, once the learner is gone: an actor whose
+        parent was killed would otherwise hang on forever holding its engine."""
+
+        def watch() -> None:
+            while alive(self.spec.parent_pid):
+                time.sleep(0.5)
+            kill_all(descendants(os.getpid()))
+            unlink_shm(self.shm())
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True, name="rlvr-parent-watch").start()
+
+    def shm(self) -> set[str]:
+        return mapped_shm(own_tree())
+
+    def info(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "tree": own_tree(), "shm": sorted(self.shm())}
+
+    def handle(self, command: str, args: tuple) -> Any:
+        if command == "generate":
+            return self.engine.generate(*args)
+        if command == "load_weights":
+            payload, version = args
+            return self.engine.update_weights_from(payload, version)
+        if command == "info":
+            return self.info()
+        raise ValueError(f"unknown actor command {command!r}")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.engine.close()
+
+
+def _process_main(conn, spec: ActorSpec) -> None:
+    """Entry point of a subprocess actor: build the engine, then serve (ticket, command, args) in order."""
+    os.setsid()  # its own session: a Ctrl-C in the terminal reaches the learner, which closes the actor
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
+    try:
+        server = Server(spec)
+    except BaseException as exc:
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    try:
+        conn.send(("ready", server.info()))
+        while True:
+            try:
+                ticket, command, args = conn.recv()
+            except (EOFError, OSError):
+                break
+            if command == "close":
+                break
+            start = time.monotonic()
+            try:
+                reply = (ticket, "ok", server.handle(command, args), time.monotonic() - start)
+            except Exception as exc:
+                reply = (ticket, "error", f"{type(exc).__name__}: {exc}", time.monotonic() - start)
+            conn.send(reply)
+    finally:
+        server.close()
+        kill_all(descendants(os.getpid()))
+
+
+# ---- the learner's side: one handle per backend ---------------------------------------------------------
+
+
+class ProcessHandle:
+    """A subprocess actor, driven over a pipe. A reader thread takes every reply as it comes (so the actor
+    never blocks on a busy learner) and a sender thread writes requests (so the learner never blocks on a
+    busy actor)."""
+
+    def __init__(self, spec: ActorSpec, start_timeout_s: float) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_process_main, args=(child, spec), name=f"rlvr-actor-{spec.index}")
+        with _visible_gpus(spec.gpus):
+            self.process.start()
+        child.close()
+        self.info = self._wait_ready(start_timeout_s)
+        self.replies: dict[int, tuple[str, Any, float]] = {}
+        self.sent: dict[int, float] = {}
+        self.last_reply = time.monotonic()
+        self._dead = False
+        self._changed = threading.Condition()
+        self._outbox: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True, name=f"rlvr-actor-{spec.index}-read").start()
+        threading.Thread(target=self._write, daemon=True, name=f"rlvr-actor-{spec.index}-write").start()
+
+    def _wait_ready(self, timeout_s: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.conn.poll(POLL_S):
+                try:
+                    status, value = self.conn.recv()
+                except (EOFError, OSError):
+                    break
+                if status == "failed":
+                    self.kill()
+                    raise ActorDied(value)
+                return value
+            if not self.process.is_alive():
+                break
+        self.kill()
+        code = self.process.exitcode
+        if code is None:
+            raise ActorDied(f"not ready after {timeout_s:g} s (rollout.start_timeout_s)")
+        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        raise ActorDied(f"the actor process ended ({how}) before its engine was ready")
+
+    def _read(self) -> None:
+        while True:
+            try:
+                ticket, status, value, busy_s = self.conn.recv()
+            except (EOFError, OSError, ValueError):
+                break
+            with self._changed:
+                self.replies[ticket] = (status, value, busy_s)
+                self.last_reply = time.monotonic()
+                self._changed.notify_all()
+        with self._changed:
+            self._dead = True
+            self._changed.notify_all()
+
+    def _write(self) -> None:
+        while True:
+            message = self._outbox.get()
+            if message is None:
+                return
+            try:
+                self.conn.send(message)
+            except (OSError, ValueError):
+                return  # the reader sees the death
+
+    def send(self, ticket: int, command: str, args: tuple) -> None:
+        self.sent[ticket] = time.monotonic()
+        self._outbox.put((ticket, command, args))
+
+    def wait(self, ticket: int, timeout_s: float) -> tuple[str, Any, float]:
+        """The reply to `ticket`; ActorDied if the process is gone, ActorFrozen when the actor has answered
+        nothing for `timeout_s` since this request was sent (or since its previous answer, if later: requests
+        queue behind each other)."""
+        with self._changed:
+            while ticket not in self.replies:
+                if self._dead or not self.process.is_alive():
+                    raise ActorDied(f"the actor process died (exit code {self.process.exitcode})")
+                if time.monotonic() - max(self.last_reply, self.sent[ticket]) > timeout_s:
+                    raise ActorFrozen(f"no answer for {timeout_s:g} s (rollout.timeout_s)")
+                self._changed.wait(POLL_S)
+            del self.sent[ticket]
+            return self.replies.pop(ticket)
+
+    def kill(self) -> None:
+        tree = {self.process.pid, *descendants(self.process.pid), *getattr(self, "info", {}).get("tree", [])}
+        shm = mapped_shm(tree) | set(getattr(self, "info", {}).get("shm", []))
+        if hasattr(self, "_outbox"):
+            self._outbox.put(None)
+        kill_all(p for p in tree if p)
+        unlink_shm(shm)
+        self.process.join(timeout=10)
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+    def close(self, timeout_s: float = 30) -> None:
+        """Ask the actor to close its engine (which frees vLLM's own resources), then make sure."""
+        if self.process.is_alive():
+            self._outbox.put((0, "close", ()))
+            self.process.join(timeout=timeout_s)
+        self.kill()
+
+
+class RayHandle:
+    """A Ray actor (on a GPU of its own when the cluster has one; `rollout.tensor_parallel_size` GPUs)."""
+
+    def __init__(self, spec: ActorSpec, start_timeout_s: float) -> None:
+        import ray
+
+        self.ray = ray
+        if not ray.is_initialized():
+            ray.init(include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+        gpus = spec.cfg.rollout.tensor_parallel_size if _cuda_devices() else 0
+        remote = ray.remote(num_gpus=gpus, num_cpus=0, max_restarts=0, max_concurrency=1)(Server)
+        self.actor = remote.remote(spec)
+        self.refs: dict[int, Any] = {}
+        self.last_reply = time.monotonic()
+        try:
+            self.info = ray.get(self.actor.info.remote(), timeout=start_timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            self.kill()
+            raise ActorDied(f"not ready after {start_timeout_s:g} s (rollout.start_timeout_s)") from None
+        except ray.exceptions.RayActorError as exc:
+            self.kill()
+            raise ActorDied(_ray_cause(exc)) from None
+        # the processes are ours to clean up only when the actor runs on this machine
+        self.local = os.path.exists(f"/proc/{self.info['pid']}")
+
+    def send(self, ticket: int, command: str, args: tuple) -> None:
+        self.refs[ticket] = (self.actor.handle.remote(command, args), time.monotonic())
+
+    def wait(self, ticket: int, timeout_s: float) -> tuple[str, Any, float]:
+        ref, sent = self.refs[ticket]
+        ray = self.ray
+        while True:
+            waited = time.monotonic() - max(self.last_reply, sent)
+            try:
+                value = ray.get(ref, timeout=max(0.01, min(POLL_S * 5, timeout_s - waited)))
+            except ray.exceptions.GetTimeoutError:
+                if time.monotonic() - max(self.last_reply, sent) > timeout_s:
+                    raise ActorFrozen(f"no answer for {timeout_s:g} s (rollout.timeout_s)") from None
+                continue
+            except ray.exceptions.RayActorError as exc:
+                raise ActorDied(_ray_cause(exc)) from None
+            except ray.exceptions.RayTaskError as exc:
+                del self.refs[ticket]
+                self.last_reply = time.monotonic()
+                return "error", str(exc.cause) if exc.cause else str(exc).splitlines()[0], 0.0
+            del self.refs[ticket]
+            busy = time.monotonic() - max(self.last_reply, sent)
+            self.last_reply = time.monotonic()
+            return "ok", value, busy
+
+    def kill(self) -> None:
+        info = getattr(self, "info", None) or {}
+        tree = set(info.get("tree", []))
+        if tree and os.path.exists(f"/proc/{info['pid']}"):
+            tree |= set(descendants(info["pid"]))
+        shm = mapped_shm(tree) | set(info.get("shm", []))
+        with contextlib.suppress(Exception):
+            self.ray.kill(self.actor, no_restart=True)
+        if getattr(self, "local", True):
+            kill_all(tree)
+            unlink_shm(shm)
+
+    def close(self, timeout_s: float = 30) -> None:
+        with contextlib.suppress(Exception):
+            self.ray.get(self.actor.close.remote(), timeout=timeout_s)
+        self.kill()
+
+
+def _ray_cause(exc: Exception) -> str:
+    cause = getattr(exc, "cause", None) or getattr(exc, "error_msg", None) or str(exc)
+    text = str(cause).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+def _cuda_devices() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@contextlib.contextmanager
+def _visible_gpus(gpus: tuple[int, ...]):
+    """CUDA_VISIBLE_DEVICES for a child started inside the block (spawn copies the environment at start)."""
+    if not gpus:
+        yield
+        return
+    before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = before
+
+
+def actor_gpus(actors: int, per_actor: int, devices: int) -> list[tuple[int, ...]]:
+    """CUDA devices for each actor: after the learner's device 0 when there are enough for everyone, else
+    from device 0 (actors share the learner's GPU, each with its own memory budget). No GPUs: none."""
+    if devices == 0:
+        return [() for _ in range(actors)]
+    first = 1 if devices >= 1 + actors * per_actor else 0
+    if first + actors * per_actor > devices:
+        raise RolloutError(
+            f"rollout.actors={actors} x rollout.tensor_parallel_size={per_actor} GPUs do not fit on {devices} GPUs"
+        )
+    return [tuple(range(first + i * per_actor, first + (i + 1) * per_actor)) for i in range(actors)]
+
+
+# ---- one actor: requests, restarts ----------------------------------------------------------------------
+
+
+class Actor:
+    """One engine process behind a handle, with the requests it has not answered yet; restarts it when it
+    dies or freezes and issues those requests again."""
+
+    def __init__(self, spec: ActorSpec, backend: str) -> None:
+        self.spec = spec
+        self.backend = backend
+        self.restarts = 0
+        self.in_a_row = 0
+        self.events: list[dict[str, Any]] = []
+        self.pending: dict[int, tuple[str, tuple]] = {}  # ticket -> request, in order
+        self.weights: WeightFile | None = None  # the newest version sent: what a restarted actor loads
+        self.loaded_version = -1
+        self.busy_s = 0.0
+        self._tickets = 0
+        self.handle = self._start()
+
+    def _start(self) -> ProcessHandle | RayHandle:
+        timeout = self.spec.cfg.rollout.start_timeout_s
+        kind = RayHandle if self.backend == "ray" else ProcessHandle
+        try:
+            return kind(self.spec, timeout)
+        except ActorDied as exc:
+            raise RolloutError(f"rollout actor {self.spec.index} ({self.backend}) failed to start: {exc}") from None
+
+    def submit(self, command: str, *args: Any) -> int:
+        self._tickets += 1
+        self.pending[self._tickets] = (command, args)
+        self.handle.send(self._tickets, command, args)
+        return self._tickets
+
+    def result(self, ticket: int) -> Any:
+        """Wait for `ticket`; restart the actor and issue its unanswered requests again on death or freeze.
+        Other callers' requests stay theirs to collect; weight loads queued before this one are settled too
+        (they were answered first: an actor serves in order)."""
+        value = self._wait(ticket)
+        for load in [t for t, (command, _) in self.pending.items() if command == "load_weights" and t < ticket]:
+            self._wait(load)
+        return value
+
+    def _wait(self, ticket: int) -> Any:
+        while True:
+            try:
+                status, value, busy_s = self.handle.wait(ticket, self.spec.cfg.rollout.timeout_s)
+            except (ActorDied, ActorFrozen) as exc:
+                self.restart(f"{type(exc).__name__.removeprefix('Actor').lower()}: {exc}")
+                continue
+            command, args = self.pending.pop(ticket)
+            self.in_a_row = 0
+            self.busy_s += busy_s
+            if status == "error":
+                raise RolloutError(f"rollout actor {self.spec.index}: {command} failed: {value}")
+            if command == "load_weights":
+                self.loaded_version = max(self.loaded_version, args[1])
+            return value
+
+    def restart(self, reason: str) -> None:
+        """Replace the process, load the newest weights, and issue the unanswered requests again (under their
+        own tickets, in their order, after the load)."""
+        self.in_a_row += 1
+        if self.in_a_row > MAX_RESTARTS:
+            raise RolloutError(
+                f"rollout actor {self.spec.index} failed {MAX_RESTARTS + 1} times in a row; last: {reason}"
+            )
+        self.handle.kill()
+        self.handle = self._start()
+        self.restarts += 1
+        self.events.append({"event": "rollout_restart", "actor": self.spec.index, "reason": reason})
+        unanswered = list(self.pending.items())
+        self.pending.clear()
+        if self.weights is not None:
+            self.submit("load_weights", self.weights.payload, self.weights.version)
+        for ticket, (command, args) in unanswered:
+            if command == "load_weights":
+                continue  # the newest weights are loaded above; an older load would go back
+            self.pending[ticket] = (command, args)
+            self.handle.send(ticket, command, args)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+# ---- the group: the RolloutEngine the learner sees ------------------------------------------------------
+
+
+def split(samples: Sequence[Sample], parts: int) -> list[tuple[int, int]]:
+    """Contiguous (start, end) slices of `samples` for `parts` actors, sizes differing by at most one; empty
+    slices are left out (fewer prompts than actors)."""
+    base, extra = divmod(len(samples), parts)
+    bounds, start = [], 0
+    for i in range(parts):
+        end = start + base + (1 if i < extra else 0)
+        if end > start:
+            bounds.append((start, end))
+        start = end
+    return bounds
+
+
+@dataclass
+class PendingGroup:
+    """A generation split across actors; `result()` gathers the parts in the order of the samples."""
+
+    group: ActorGroup
+    parts: list[tuple[Actor, int]]  # (actor, ticket) per slice, in sample order
+
+    def result(self) -> list[list[Rollout]]:
+        groups: list[list[Rollout]] = []
+        for actor, ticket in self.parts:
+            groups += actor.result(ticket)
+        self.group.forget_old_weights()
+        return groups
+
+
+class ActorGroup:
+    """`rollout.actors` engines in processes of their own, behind the RolloutEngine protocol."""
+
+    def __init__(self, cfg: TrainConfig, backend: str, dtype) -> None:
+        self.cfg = cfg
+        self.dtype = dtype  # the sampling dtype the weight files are written in
+        self.weight_version = 0
+        self._files: list[WeightFile] = []
+        remove_orphans()
+        r = cfg.rollout
+        gpus = actor_gpus(r.actors, r.tensor_parallel_size, _cuda_devices() if backend == "process" else 0)
+        specs = [ActorSpec(cfg, i, os.getpid(), gpus[i]) for i in range(r.actors)]
+        self.actors: list[Actor] = []
+        errors: list[BaseException] = []
+
+        def start(spec: ActorSpec) -> None:
+            try:
+                self.actors.append(Actor(spec, backend))
+            except BaseException as exc:  # reported below, after every start has ended
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start, args=(spec,), daemon=True) for spec in specs]
+        for thread in threads:  # engines start in parallel (a vLLM start takes tens of seconds)
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.actors.sort(key=lambda a: a.spec.index)
+        if errors:
+            self.close()
+            raise errors[0]
+
+    @property
+    def restarts(self) -> int:
+        return sum(a.restarts for a in self.actors)
+
+    @property
+    def busy_s(self) -> float:
+        """Seconds the actors have spent serving requests, summed over actors."""
+        return sum(a.busy_s for a in self.actors)
+
+    def events(self) -> list[dict[str, Any]]:
+        out = []
+        for actor in self.actors:
+            out += actor.events
+            actor.events = []
+        return out
+
+    def submit(self, samples: Sequence[Sample], params: SamplingParams) -> PendingGroup:
+        """Start generating at once on every actor; each slice gets its own seed (derived from `params.seed`
+        and its position), so a run is reproducible for a given number of actors."""
+        parts = []
+        for i, (start, end) in enumerate(split(samples, len(self.actors))):
+            seed = None if params.seed is None else params.seed * 31 + i
+            part_params = replace(params, seed=seed)
+            parts.append((self.actors[i], self.actors[i].submit("generate", list(samples[start:end]), part_params)))
+        return PendingGroup(self, parts)
+
+    def generate(self, samples: Sequence[Sample], params: SamplingParams) -> list[list[Rollout]]:
+        return self.submit(samples, params).result()
+
+    def update_weights(self, named_tensors: NamedTensors, version: int) -> dict[str, float]:
+        """Write the weights once and queue their load on every actor (in parallel, behind whatever each is
+        doing); returns at once. Every later generation on an actor uses them."""
+        start = time.perf_counter()
+        weights = WeightFile(named_tensors, version, self.dtype)
+        self._files.append(weights)
+        for actor in self.actors:
+            actor.weights = weights
+            actor.submit("load_weights", weights.payload, version)
+        self.weight_version = version
+        return {"rollout/sync_s": time.perf_counter() - start, "rollout/sync_mb": weights.megabytes}
+
+    def wait_for_weights(self) -> None:
+        """Until every actor has loaded the newest weights (and everything queued before them)."""
+        for actor in self.actors:
+            loads = [t for t, (command, _) in actor.pending.items() if command == "load_weights"]
+            if loads:
+                actor.result(loads[-1])
+        self.forget_old_weights()
+
+    def forget_old_weights(self) -> None:
+        """Delete the weight files every actor has moved past (the newest stays: a restart loads it)."""
+        loaded = min((a.loaded_version for a in self.actors), default=-1)
+        newest = self._files[-1] if self._files else None
+        for weights in [w for w in self._files if w is not newest and w.version <= loaded]:
+            weights.remove()
+            self._files.remove(weights)
+
+    def close(self) -> None:
+        """Close every actor (each kills its tree and unlinks its shared memory) and delete the weight files."""
+        for actor in self.actors:
+            with contextlib.suppress(Exception):
+                actor.close()
+        for weights in self._files:
+            weights.remove()
+        self._files = []
