@@ -12,6 +12,7 @@ one `stopped: ...` line and exit code 3. Bugs keep their traceback.
 from __future__ import annotations
 
 import importlib.util
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -55,8 +56,12 @@ def run_hydra(config_name: str, task: Callable, argv: list[str]) -> None:
 
     @hydra.main(version_base=None, config_path=str(recipes_dir()), config_name=config_name)
     def _main(cfg: DictConfig) -> None:
+        _unwind_on_sigterm()
         try:
             task(cfg)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            sys.exit(130)
         except TrainingStopped as exc:
             print(f"stopped: {exc}", file=sys.stderr)
             sys.exit(3)
@@ -66,6 +71,16 @@ def run_hydra(config_name: str, task: Callable, argv: list[str]) -> None:
 
     sys.argv = [f"rlvr {config_name}", *argv]
     _main()
+
+
+def _unwind_on_sigterm() -> None:
+    """SIGTERM (what `timeout`, Slurm and Kubernetes send) unwinds the run like Ctrl-C does, so every engine,
+    actor and worker is closed on the way out instead of being orphaned."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def train_task(cfg) -> None:

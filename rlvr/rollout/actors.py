@@ -35,12 +35,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from rlvr.config import TrainConfig
 from rlvr.rollout.base import RolloutError, SamplingParams
 from rlvr.rollout.processes import SHM, alive, descendants, kill_all, unlink_shm
-from rlvr.rollout.weights import NamedTensors, WeightFile, remove_orphans
+from rlvr.rollout.weights import NamedTensors, WeightFile, remove_files_of, remove_orphans
 from rlvr.types import Rollout, Sample
 
 MAX_RESTARTS = 3  # restarts of one actor in a row (without a request served in between) before giving up
@@ -112,6 +113,7 @@ class Server:
                 time.sleep(0.5)
             kill_all(descendants(os.getpid()))
             unlink_shm(self.shm())
+            remove_files_of(self.spec.parent_pid)  # the weight files the dead learner left
             os._exit(0)
 
         threading.Thread(target=watch, daemon=True, name="rlvr-parent-watch").start()
@@ -140,6 +142,8 @@ class Server:
 def _process_main(conn, spec: ActorSpec) -> None:
     """Entry point of a subprocess actor: build the engine, then serve (ticket, command, args) in order."""
     os.setsid()  # its own session: a Ctrl-C in the terminal reaches the learner, which closes the actor
+    with contextlib.suppress(OSError):  # `ps` and `top` show what it is
+        Path("/proc/self/comm").write_text(f"rlvr-actor-{spec.index}")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     try:
@@ -165,6 +169,8 @@ def _process_main(conn, spec: ActorSpec) -> None:
     finally:
         server.close()
         kill_all(descendants(os.getpid()))
+        if not alive(spec.parent_pid):  # the learner died (its pipe closed): its weight files are orphans
+            remove_files_of(spec.parent_pid)
 
 
 # ---- the learner's side: one handle per backend ---------------------------------------------------------
@@ -596,3 +602,4 @@ class ActorGroup:
         for weights in self._files:
             weights.remove()
         self._files = []
+        remove_files_of(os.getpid())  # one interrupted while being written, too

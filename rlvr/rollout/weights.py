@@ -107,6 +107,13 @@ class WeightFile:
         self.path.unlink(missing_ok=True)
 
 
+def remove_files_of(pid: int) -> None:
+    """Delete every weight file the process `pid` wrote (its run is over, or it died)."""
+    for directory in {Path("/dev/shm"), Path(tempfile.gettempdir())}:
+        for path in directory.glob(f"rlvr-weights-{pid}-*"):
+            path.unlink(missing_ok=True)
+
+
 def remove_orphans() -> None:
     """Delete weight files whose writer process is gone (a run that was killed before it could clean up)."""
     for directory in {Path("/dev/shm"), Path(tempfile.gettempdir())}:
