@@ -22,6 +22,7 @@ USAGE = """usage: rlvr <command> [hydra overrides...]
 commands:
   train      run GRPO training (default recipe: experiment=tiny, the CPU demo)
   eval       evaluate a model on a held-out set (pass@1, pass@k, maj@k)
+  bench      time training steps of a recipe: where a step's time goes, tokens/s, peak memory
   make-tiny  build the tiny arithmetic base model used by the demo
 
 `rlvr <command> --help` shows the config groups; `--cfg job` prints the composed config."""
@@ -101,6 +102,20 @@ def eval_task(cfg) -> None:
     evaluate_only(config)
 
 
+def bench(argv: list[str]) -> None:
+    """`rlvr bench`: the recipe is composed from the arguments (no Hydra app), so its errors are caught here."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from rlvr.bench import main as bench_main
+
+    try:
+        bench_main(argv)
+    except (*_user_errors(), HydraException, OmegaConfBaseException) as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        sys.exit(2)
+
+
 def make_tiny(argv: list[str]) -> None:
     from rlvr.tiny.pretrain import main as make_tiny_main
 
@@ -117,6 +132,8 @@ def main() -> None:
         run_hydra("train", train_task, rest)
     elif command == "eval":
         run_hydra("eval", eval_task, rest)
+    elif command == "bench":
+        bench(rest)
     elif command == "make-tiny":
         make_tiny(rest)
     else:

@@ -214,7 +214,8 @@ class Trainer:
         sync = {}
         if self.learner.version % self.cfg.rollout.sync_every == 0:
             sync = self.engine.update_weights(self.learner.named_weights, self.learner.version)
-        self.queue.fill(step + 1, self.learner.version)
+        if self.remote:  # actors start on the next batches now; an engine in this process generates when asked
+            self.queue.fill(step + 1, self.learner.version)
         end = time.perf_counter()
         metrics = {
             **self.rollout_metrics(collected, advantages),
