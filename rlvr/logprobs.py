@@ -1,0 +1,142 @@
+"""Token log-probs (and entropy) of a causal LM, computed without ever holding a `[batch, tokens, vocab]` tensor.
+
+A policy-gradient loss needs, for each completion token, `log_softmax(logits / T)[token]`: one number out of a
+vocabulary-wide row. Computing the logits of every position at once costs `tokens x vocab` floats (Qwen3:
+151,936 per token; 8 x 512 completion tokens in float32 is 2.5 GB), and autograd keeps them for the backward
+pass. Here the decoder's hidden states are taken instead, only at the positions that carry loss (padding never
+reaches the output layer), and `TokenLogprobs` applies the output layer a chunk of rows at a time: the forward
+keeps only each row's log-prob, and the backward recomputes one chunk's softmax at a time to form the gradient
+(the "fused linear cross-entropy" idea of Liger-Kernel). When the whole problem fits in one chunk the softmax
+is kept instead of recomputed, so small models pay nothing extra.
+
+`token_logprobs(model, input_ids, attention_mask, completion_mask, temperature)` is the entry point; it falls
+back to the plain forward for models whose output layer is not a plain linear map (final-logit soft-capping).
+"""
+
+from __future__ import annotations
+
+import torch
+
+CHUNK_ELEMENTS = 2**24  # logits per chunk (64 MB in float32)
+
+
+class TokenLogprobs(torch.autograd.Function):
+    """`[N]` log-probs `log_softmax((hidden @ weight.T + bias) / scale)[target]`, and the entropy of each row
+    (no gradient), in chunks of rows; see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, target, scale: float, chunk_rows: int):
+        n = hidden.shape[0]
+        logprobs = torch.empty(n, dtype=torch.float32, device=hidden.device)
+        entropy = torch.empty(n, dtype=torch.float32, device=hidden.device)
+        keep_probs = n <= chunk_rows  # one chunk: keep its softmax for the backward instead of recomputing
+        probs = None
+        for start in range(0, n, chunk_rows):
+            rows = slice(start, start + chunk_rows)
+            logits = _logits(hidden[rows], weight, bias, scale)
+            lse = torch.logsumexp(logits, dim=-1)
+            logprobs[rows] = logits.gather(-1, target[rows, None]).squeeze(-1) - lse
+            p = torch.exp(logits - lse[:, None])
+            entropy[rows] = lse - (p * logits).sum(-1)
+            if keep_probs:
+                probs = p
+        ctx.scale, ctx.chunk_rows = scale, chunk_rows
+        ctx.save_for_backward(hidden, weight, bias, target, probs)
+        ctx.mark_non_differentiable(entropy)
+        return logprobs, entropy
+
+    @staticmethod
+    def backward(ctx, grad_logprobs, grad_entropy):
+        hidden, weight, bias, target, probs = ctx.saved_tensors
+        scale, chunk_rows = ctx.scale, ctx.chunk_rows
+        grad_hidden = torch.zeros_like(hidden) if ctx.needs_input_grad[0] else None
+        grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+        grad_bias = (
+            torch.zeros(weight.shape[0], dtype=torch.float32, device=weight.device) if bias is not None else None
+        )
+        for start in range(0, hidden.shape[0], chunk_rows):
+            rows = slice(start, start + chunk_rows)
+            p = probs if probs is not None else torch.softmax(_logits(hidden[rows], weight, bias, scale), dim=-1)
+            g = grad_logprobs[rows].float()
+            # d logp / d logit_j = (1[j = target] - p_j) / scale, times the incoming gradient of the row
+            grad_logits = -p * g[:, None]
+            grad_logits.scatter_add_(-1, target[rows, None], g[:, None])
+            grad_logits = grad_logits / scale
+            if grad_hidden is not None:
+                grad_hidden[rows] = (grad_logits.to(hidden.dtype) @ weight.to(hidden.dtype)).to(hidden.dtype)
+            grad_weight += grad_logits.T @ hidden[rows].float()
+            if grad_bias is not None:
+                grad_bias += grad_logits.sum(0)
+        grad_weight = grad_weight.to(weight.dtype) if ctx.needs_input_grad[1] else None
+        if grad_bias is not None:
+            grad_bias = grad_bias.to(bias.dtype) if ctx.needs_input_grad[2] else None
+        return grad_hidden, grad_weight, grad_bias, None, None, None
+
+
+def _logits(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, scale: float) -> torch.Tensor:
+    logits = hidden @ weight.to(hidden.dtype).T
+    if bias is not None:
+        logits = logits + bias.to(hidden.dtype)
+    return logits.float() / scale
+
+
+def _base(model: torch.nn.Module) -> torch.nn.Module:
+    """The transformers model under a PEFT wrapper (its LoRA layers stay in place and active)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def chunkable(model: torch.nn.Module) -> bool:
+    """Whether the output layer is a plain linear map the chunked path can apply itself."""
+    base = _base(model)
+    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
+    config = getattr(base, "config", None)
+    return (
+        isinstance(head, torch.nn.Linear)
+        and hasattr(base, "get_decoder")
+        and not getattr(config, "final_logit_softcapping", None)
+        and not getattr(config, "logit_scale", None)
+    )
+
+
+def token_logprobs(
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    completion_mask: torch.Tensor,
+    temperature: float,
+    *,
+    chunk_elements: int = CHUNK_ELEMENTS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probs and entropies `[B, C]` of the completion tokens under `log_softmax(logits / T)` (T = 0: 1).
+
+    `input_ids`/`attention_mask` are `[B, P + C]`: left-padded prompts then right-padded completions, so every
+    completion starts at column `P` (TRL's layout); `completion_mask` `[B, C]` is 1 on real completion tokens,
+    whose values are returned (0 elsewhere). Positions come from the attention mask, as in generation, so left
+    padding does not shift them.
+    """
+    scale = temperature if temperature > 0 else 1.0
+    width = completion_mask.shape[1]
+    position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+    completion_ids = input_ids[:, -width:]
+    mask = completion_mask.bool()
+    logprobs = torch.zeros(completion_mask.shape, dtype=torch.float32, device=input_ids.device)
+    entropy = torch.zeros_like(logprobs)
+    if not chunkable(model):
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                       logits_to_keep=width + 1).logits[:, :-1]  # fmt: skip
+        logp = torch.log_softmax(logits.float() / scale, dim=-1)
+        with torch.no_grad():
+            entropy = -(logp.exp() * logp).sum(-1) * mask
+        return logp.gather(-1, completion_ids[..., None]).squeeze(-1) * mask, entropy
+    base = _base(model)
+    hidden = base.get_decoder()(
+        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+    ).last_hidden_state
+    # the hidden state at position t predicts token t + 1: completion token j is predicted at column P - 1 + j
+    predicting = hidden[:, -width - 1 : -1][mask]  # [N, H]: only the tokens that carry loss
+    head = base.get_output_embeddings()
+    rows = max(1, chunk_elements // head.weight.shape[0])
+    values, ent = TokenLogprobs.apply(predicting, head.weight, head.bias, completion_ids[mask], scale, rows)
+    logprobs = logprobs.masked_scatter(mask, values)
+    entropy = entropy.masked_scatter(mask, ent.detach())
+    return logprobs, entropy
