@@ -11,11 +11,9 @@ one `stopped: ...` line and exit code 3. Bugs keep their traceback.
 
 from __future__ import annotations
 
-import importlib.util
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 USAGE = """usage: rlvr <command> [hydra overrides...]
 
@@ -26,14 +24,6 @@ commands:
   make-tiny  build the tiny arithmetic base model used by the demo
 
 `rlvr <command> --help` shows the config groups; `--cfg job` prints the composed config."""
-
-
-def recipes_dir() -> Path:
-    """The config tree: `recipes/` in a source checkout, `rlvr/recipes` in an installed wheel."""
-    spec = importlib.util.find_spec("rlvr.recipes")
-    if spec and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    return Path(__file__).resolve().parent.parent / "recipes"
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -48,7 +38,7 @@ def run_hydra(config_name: str, task: Callable, argv: list[str]) -> None:
     import hydra
     from omegaconf import DictConfig
 
-    from rlvr.config import register_configs
+    from rlvr.config import recipes_dir, register_configs
 
     register_configs()
     errors = _user_errors()

@@ -9,8 +9,10 @@ the composed config is turned into these objects (`to_config`), before anything 
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -396,13 +398,19 @@ def to_config(cfg: DictConfig) -> TrainConfig:
         raise ConfigError(str(exc).splitlines()[0]) from None
 
 
+def recipes_dir() -> Path:
+    """The config tree: `recipes/` in a source checkout, `rlvr/recipes` in an installed wheel."""
+    spec = importlib.util.find_spec("rlvr.recipes")
+    if spec and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parent.parent / "recipes"
+
+
 def compose(overrides: list[str] | None = None, config_name: str = "train") -> TrainConfig:
     """The config `rlvr train <overrides>` would run, for use from Python (notebooks, tests)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-
-    from rlvr.cli import recipes_dir
 
     register_configs()
     GlobalHydra.instance().clear()
