@@ -42,8 +42,9 @@ Differences that remain (the per-step ones are part of what is measured; the fix
   and a small forward on 8 sequences after the update for `learn/update_kl`; TRL does neither (its old log-probs
   are the training forward's own, detached, when generation and update are aligned as here).
 - rlvr scores in a reward worker process (`reward_workers=1`, a pebble pool), TRL calls the function inline.
-- rlvr runs its collapse monitor every step, writes samples.jsonl and run_state.json each step, and saves a
-  step-0 checkpoint (fixed, cancels); a monitor rollback would change the work, so it makes the run fail here.
+- rlvr runs its collapse monitor every step, writes samples.jsonl and run_state.json each step, saves a step-0
+  checkpoint and plots metrics.png at the end (fixed, cancel); a monitor rollback would change the work, so it
+  makes the run fail here (a barely trained model may need --rlvr-overrides monitor.length_runaway.enabled=false).
 - prompt order: both shuffle the same rows with seed 0, but each with its own sampler, so the prompts of a step
   (and so the completion lengths) differ; the report shows the lengths.
 """
@@ -54,6 +55,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
@@ -326,6 +328,7 @@ def trl_worker(spec_file: str) -> None:
         "prompt_id_mismatches": prompt_id_mismatches,
         "model_dtype": str(next(trainer.model.parameters()).dtype),
         "gradient_checkpointing": bool(getattr(trainer.model, "is_gradient_checkpointing", False)),
+        "torch_threads": torch.get_num_threads(),
     }
     Path(spec["result_file"]).write_text(json.dumps(result))
 
@@ -394,6 +397,8 @@ def check_trl_run(result_file: Path, args: argparse.Namespace, steps: int) -> li
         problems.append(f"{result['prompt_id_mismatches']} prompts tokenized differently from rlvr")
     if result["model_dtype"] != "torch.float32" or result["gradient_checkpointing"]:
         problems.append(f"model {result['model_dtype']}, gradient checkpointing {result['gradient_checkpointing']}")
+    if result["torch_threads"] != THREADS:
+        problems.append(f"torch used {result['torch_threads']} threads, not {THREADS}")
     if any(r["completions/max_length"] > args.max_tokens for r in history):
         problems.append(f"a completion longer than {args.max_tokens} tokens")
     if problems:
@@ -523,7 +528,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("need 1 <= SHORT < LONG steps, --rounds >= 1, --prompts/--max-tokens >= 1, --group >= 2")
     args.model = args.model.expanduser().resolve()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    args.out = (args.out or BENCH_DIR / "out" / f"{args.label}-{stamp}").resolve()
+    safe_label = re.sub(r"[^A-Za-z0-9._=-]+", "_", args.label)
+    args.out = (args.out or BENCH_DIR / "out" / f"{safe_label}-{stamp}").resolve()
     if args.out.exists() and any(args.out.iterdir()):
         parser.error(f"--out {args.out} is not empty (every rlvr run needs a fresh run_dir)")
     return args
