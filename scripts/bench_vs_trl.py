@@ -1,7 +1,7 @@
 """rlvr against TRL's GRPOTrainer: seconds per GRPO step on this machine's CPU, from process wall clock.
 
     python scripts/bench_vs_trl.py [--model DIR] [--rounds 2] [--steps 5 25] [--prompts 8] [--group 8]
-        [--max-tokens 64] [--rlvr-overrides "rollout.mode=actor rollout.max_staleness=1"] [--label NAME] [--json]
+        [--max-tokens 64] [--rlvr-overrides "rollout=vllm rollout.gpu_memory_utilization=0.1"] [--label NAME] [--json]
     make bench-trl BENCH_ARGS="--rounds 3"
 
 What runs. Each framework trains the same model directory (default: the demo's tiny base model,
@@ -38,7 +38,7 @@ The script checks that both really ran that shape (steps logged, completions per
 steps per framework: the two sample different completions, so similar lengths show the work was comparable.
 
 Differences that remain (the per-step ones are part of what is measured; the fixed ones cancel):
-- per step, rlvr's HF engine does a no-grad teacher-forced forward after `generate` for the sampling log-probs,
+- per step, rlvr's HF engine (as of this script) does a no-grad forward after `generate` for the sampling log-probs,
   and a small forward on 8 sequences after the update for `learn/update_kl`; TRL does neither (its old log-probs
   are the training forward's own, detached, when generation and update are aligned as here).
 - rlvr scores in a reward worker process (`reward_workers=1`, a pebble pool), TRL calls the function inline.
