@@ -472,8 +472,15 @@ def summarize(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
             "s_per_step_median": statistics.median(r[name]["s_per_step"] for r in rounds),
             "mean_length": statistics.fmean(r[name]["mean_length"] for r in rounds),
             "truncated_frac": statistics.fmean(r[name]["truncated_frac"] for r in rounds),
+            "in_process_step_s_median": statistics.median(r[name]["in_process_step_s_median"] for r in rounds),
         }
-    summary["ratio_trl_over_rlvr"] = summary["trl"]["s_per_step_median"] / summary["rlvr"]["s_per_step_median"]
+    # A long run that took no longer than the short one means the machine's noise exceeds the steps measured:
+    # such a round says nothing, and a ratio of non-positive medians would be nonsense.
+    summary["noisy_rounds"] = [
+        f"round {i} {name}" for i, r in enumerate(rounds, 1) for name in ("rlvr", "trl") if r[name]["s_per_step"] <= 0
+    ]
+    rlvr_s, trl_s = summary["rlvr"]["s_per_step_median"], summary["trl"]["s_per_step_median"]
+    summary["ratio_trl_over_rlvr"] = trl_s / rlvr_s if rlvr_s > 0 and trl_s > 0 else None
     return summary
 
 
@@ -503,9 +510,16 @@ def print_report(result: dict[str, Any]) -> None:
     s = result["summary"]
     for name in ("rlvr", "trl"):
         x = s[name]
-        print(f"median {name:4}: {x['s_per_step_median']:.3f} s/step; measured steps: mean completion length "
-              f"{x['mean_length']:.1f} tokens, {100 * x['truncated_frac']:.0f}% cut at max tokens")  # fmt: skip
-    print(f"ratio TRL s/step / rlvr s/step = {s['ratio_trl_over_rlvr']:.2f} (> 1: rlvr is faster)")
+        print(f"median {name:4}: {x['s_per_step_median']:.3f} s/step (in-proc {x['in_process_step_s_median']:.3f}); "
+              f"measured steps: mean completion length {x['mean_length']:.1f} tokens, "
+              f"{100 * x['truncated_frac']:.0f}% cut at max tokens")  # fmt: skip
+    if s["noisy_rounds"]:
+        print(f"warning: the long run took no longer than the short one in {', '.join(s['noisy_rounds'])}: noise "
+              "exceeds the measured steps; quiet the machine, or raise --rounds or the step difference")  # fmt: skip
+    if s["ratio_trl_over_rlvr"] is None:
+        print("ratio TRL s/step / rlvr s/step: undefined (a median s/step is not positive)")
+    else:
+        print(f"ratio TRL s/step / rlvr s/step = {s['ratio_trl_over_rlvr']:.2f} (> 1: rlvr is faster)")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
