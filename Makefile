@@ -10,7 +10,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 TORCH ?= torch==2.13.0
 TINY := artifacts/tiny-base
 
-.PHONY: demo test install install-test tiny-model lint format clean
+.PHONY: demo test install install-test tiny-model lint format clean bench-trl
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ format: $(VENV)/.installed
 # The optional paths are installed here, so their tests must run, not skip.
 test: $(VENV)/.installed-test lint
 	RLVR_REQUIRE_VLLM=1 RLVR_REQUIRE_BWRAP=1 RLVR_REQUIRE_RAY=1 $(VENV)/bin/pytest -q
+
+# rlvr vs TRL's GRPOTrainer, s/step from process wall clock (scripts/bench_vs_trl.py; TRL in its own venv under
+# .bench/). Options: make bench-trl BENCH_ARGS="--rounds 3 --rlvr-overrides 'rollout=vllm' --label vllm"
+bench-trl: $(VENV)/.installed
+	$(PY) scripts/bench_vs_trl.py $(BENCH_ARGS)
 
 clean:
 	rm -rf runs outputs .pytest_cache
