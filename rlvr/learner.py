@@ -285,13 +285,9 @@ class Learner:
                 )
                 share = micro_batch_share(algo.loss_agg, mb.loss_mask, batch.loss_mask)
                 (loss * share).backward()
+                add_policy_metrics(sums, metrics, float(mb.loss_mask.sum()) / tokens / algo.num_iterations)
                 if iteration == 0:
-                    mb_tokens = float(mb.loss_mask.sum())
-                    frac = mb_tokens / tokens
                     sums["learn/loss"] = sums.get("learn/loss", 0.0) + loss.item() * share
-                    for key in ("clip_frac", "ratio_mean", "kl"):
-                        if key in metrics:
-                            sums[f"learn/{key}"] = sums.get(f"learn/{key}", 0.0) + metrics[key] * frac
                     mask = mb.loss_mask
                     sums["learn/entropy"] = sums.get("learn/entropy", 0.0) + float((entropy * mask).sum()) / tokens
                     diff = (old_lp.detach() - mb.sampling_logprobs).abs()
@@ -362,6 +358,19 @@ class Learner:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.version = int(state["version"])
+
+
+def add_policy_metrics(sums: dict[str, float], metrics: dict[str, float], weight: float) -> None:
+    """Fold one micro-batch's `policy_loss` metrics into the step's: `clip_frac`, `ratio_mean` and `kl` as
+    token-weighted means over every iteration and micro-batch (`weight` is this micro-batch's share of the
+    batch's tokens over the number of iterations), `ratio_min` and `ratio_max` as the extremes. Iteration 0
+    alone would always read clip_frac 0 and ratio 1: its old log-probs are the current ones."""
+    for key in ("clip_frac", "ratio_mean", "kl"):
+        if key in metrics:
+            sums[f"learn/{key}"] = sums.get(f"learn/{key}", 0.0) + metrics[key] * weight
+    if weight > 0:  # a micro-batch without loss tokens has no ratios
+        sums["learn/ratio_min"] = min(sums.get("learn/ratio_min", math.inf), metrics["ratio_min"])
+        sums["learn/ratio_max"] = max(sums.get("learn/ratio_max", -math.inf), metrics["ratio_max"])
 
 
 def micro_batch_share(loss_agg: str, part_mask: torch.Tensor, full_mask: torch.Tensor) -> float:

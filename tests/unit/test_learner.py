@@ -1,10 +1,19 @@
 """The learner on the tiny model: log-probs agree with the engine, micro-batching is exact, no KL loads nothing."""
 
+import pytest
 import torch
 
 from rlvr.config import compose
 from rlvr.data import load_samples
-from rlvr.learner import Learner, collate, load_model, load_tokenizer, micro_batch_share, token_logprobs
+from rlvr.learner import (
+    Learner,
+    add_policy_metrics,
+    collate,
+    load_model,
+    load_tokenizer,
+    micro_batch_share,
+    token_logprobs,
+)
 from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
 from tests.conftest import tiny_overrides
@@ -55,6 +64,21 @@ def test_micro_batch_share():
     full = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
     assert micro_batch_share("token_mean", full[:1], full) == 3 / 6
     assert micro_batch_share("seq_mean_token_mean", full[:1], full) == 1 / 3
+
+
+def test_policy_metrics_cover_every_iteration_and_micro_batch():
+    # two iterations over micro-batches holding 3 and 1 of the batch's 4 loss tokens (and one holding none)
+    sums = {}
+    on_policy = {"clip_frac": 0.0, "ratio_mean": 1.0, "ratio_min": 1.0, "ratio_max": 1.0}
+    for weight in (3 / 4 / 2, 1 / 4 / 2, 0.0):
+        add_policy_metrics(sums, on_policy, weight)
+    add_policy_metrics(sums, {"clip_frac": 1 / 3, "ratio_mean": 1.2, "ratio_min": 0.7, "ratio_max": 1.5}, 3 / 4 / 2)
+    add_policy_metrics(sums, {"clip_frac": 1.0, "ratio_mean": 0.5, "ratio_min": 0.5, "ratio_max": 0.5}, 1 / 4 / 2)
+    add_policy_metrics(sums, {"clip_frac": 0.0, "ratio_mean": 1.0, "ratio_min": 9.0, "ratio_max": 9.0}, 0.0)
+    # iteration 2 clipped 1 + 1 of 4 tokens; its ratios sum to 3 x 1.2 + 0.5
+    assert sums["learn/clip_frac"] == pytest.approx((0 + 2 / 4) / 2)
+    assert sums["learn/ratio_mean"] == pytest.approx((1 + (3 * 1.2 + 0.5) / 4) / 2)
+    assert sums["learn/ratio_min"] == 0.5 and sums["learn/ratio_max"] == 1.5  # the empty micro-batch has none
 
 
 def test_no_kl_loads_no_reference_model(tiny_model_dir, tmp_path, monkeypatch):
