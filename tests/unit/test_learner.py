@@ -2,9 +2,12 @@
 
 import pytest
 import torch
+from transformers import AutoModelForCausalLM
 
 from rlvr.config import compose
 from rlvr.data import load_samples
+from rlvr.errors import ConfigError
+from rlvr.faults import Faults
 from rlvr.learner import (
     Learner,
     add_policy_metrics,
@@ -117,10 +120,55 @@ def test_nonfinite_gradients_never_reach_the_weights(tiny_model_dir, tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(before, learner.model.parameters(), strict=True))
 
 
+def test_grad_scale_fault_scales_the_gradient_of_its_step_once(tiny_model_dir, tmp_path):
+    runs = []
+    for extra in ([], ["+fault.grad_scale_at_step=1", "+fault.grad_scale_factor=10"]):
+        _, tokenizer, learner, samples = setup(tiny_model_dir, tmp_path, "optim.grad_clip=0", *extra)
+        batch, _ = batch_from_engine(tokenizer, learner, samples)
+        runs.append([learner.step(batch) for _ in range(2)])  # steps 1 and 2 of a run
+    clean_metrics, faulty_metrics = runs
+    assert faulty_metrics[0]["learn/grad_norm"] == pytest.approx(10 * clean_metrics[0]["learn/grad_norm"], rel=1e-4)
+    assert faulty_metrics[0]["learn/loss"] == pytest.approx(clean_metrics[0]["learn/loss"], abs=1e-6)
+    # AdamW's step does not depend on the gradient's scale, so step 2 starts from the same weights: and its
+    # gradient is not scaled (the fault fires once)
+    assert faulty_metrics[1]["learn/grad_norm"] == pytest.approx(clean_metrics[1]["learn/grad_norm"], rel=1e-3)
+
+
+def test_logit_scale_fault_acts_on_the_first_pass_through_its_window():
+    faults = Faults.from_config({"logit_scale_at_step": 3, "logit_scale_steps": 2, "logit_scale_factor": 0.5})
+    # each step asks many times (every forward); a rollback from step 4 to step 2 replays 3 and 4 clean
+    assert [faults.logit_scale(s) for s in (1, 2, 3, 3, 4, 4, 2, 3, 4, 5)] == [1, 1, 0.5, 0.5, 0.5, 0.5, 1, 1, 1, 1]
+    faults = Faults.from_config({"logit_scale_at_step": 3, "logit_scale_steps": 2})
+    assert [faults.logit_scale(s) for s in (3, 4, 5, 3)] == [0.05, 0.05, 1, 1]  # left the window: spent
+    with pytest.raises(ConfigError, match="logit_scale"):
+        Faults.from_config({"logit_scale_at_step": 3, "logit_scale_steps": 0})
+
+
+def test_logit_scale_fault_scales_every_forward_of_the_policy(tiny_model_dir, tmp_path):
+    _, tokenizer, learner, samples = setup(
+        tiny_model_dir, tmp_path, "+fault.logit_scale_at_step=2", "+fault.logit_scale_factor=0.1"
+    )
+    batch, rollouts = batch_from_engine(tokenizer, learner, samples)  # step 1: clean
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    r = rollouts[0]
+    ids = torch.tensor([r.prompt_ids + r.completion_ids])
+    with torch.no_grad():
+        logits = reference(ids).logits[0, len(r.prompt_ids) - 1 : -1]
+    expected = torch.log_softmax(logits, -1).gather(-1, torch.tensor(r.completion_ids)[:, None]).squeeze(1)
+    assert torch.allclose(torch.tensor(r.logprobs), expected, atol=1e-5)
+    learner.version = 1  # step 2 in progress: sampling and learning see logits x 0.1
+    with torch.no_grad():
+        scaled, _ = token_logprobs(learner.model, batch, temperature=1.0)
+    expected = torch.log_softmax(0.1 * logits, -1).gather(-1, torch.tensor(r.completion_ids)[:, None]).squeeze(1)
+    assert torch.allclose(scaled[0, : len(r.completion_ids)], expected, atol=1e-5)
+
+
 MEASURE = """
 import sys, torch
 from rlvr.config import compose
 from rlvr.data import load_samples
+from rlvr.errors import ConfigError
+from rlvr.faults import Faults
 from rlvr.learner import Learner, collate, load_model, load_tokenizer
 from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
