@@ -128,8 +128,9 @@ class Case:
 
 
 CASES = [
-    # NaN advantages at step 5 -> non-finite gradients; patience 1
-    Case("nan", ["+fault.nan_at_step=5"], fired=5),
+    # NaN advantages at step 6 -> non-finite gradients; patience 1. (An even step: the checkpoint of step 4
+    # has only one passed step after it, so the rollback must skip it for step 2's)
+    Case("nan", ["+fault.nan_at_step=6"], fired=6),
     # gradients x 1000 at step 5 -> 1000 x the running median of steps 1-4; patience 1
     Case("grad_norm_spike", ["+fault.grad_scale_at_step=5"], fired=5),
     # learning rate x 1000 at step 5: the update's KL (measured in the same step) far above 1.0; patience 1
