@@ -121,12 +121,12 @@ def test_nonfinite_gradients_never_reach_the_weights(tiny_model_dir, tmp_path):
 
 
 def test_grad_scale_fault_scales_the_gradient_of_its_step_once(tiny_model_dir, tmp_path):
-    runs = []
-    for extra in ([], ["+fault.grad_scale_at_step=1", "+fault.grad_scale_factor=10"]):
-        _, tokenizer, learner, samples = setup(tiny_model_dir, tmp_path, "optim.grad_clip=0", *extra)
-        batch, _ = batch_from_engine(tokenizer, learner, samples)
-        runs.append([learner.step(batch) for _ in range(2)])  # steps 1 and 2 of a run
-    clean_metrics, faulty_metrics = runs
+    _, tokenizer, learner, samples = setup(tiny_model_dir, tmp_path, "optim.grad_clip=0")
+    batch, _ = batch_from_engine(tokenizer, learner, samples)
+    clean_metrics = [learner.step(batch) for _ in range(2)]  # steps 1 and 2 of a run
+    extra = ("optim.grad_clip=0", "+fault.grad_scale_at_step=1", "+fault.grad_scale_factor=10")
+    _, _, learner, _ = setup(tiny_model_dir, tmp_path, *extra)
+    faulty_metrics = [learner.step(batch) for _ in range(2)]
     assert faulty_metrics[0]["learn/grad_norm"] == pytest.approx(10 * clean_metrics[0]["learn/grad_norm"], rel=1e-4)
     assert faulty_metrics[0]["learn/loss"] == pytest.approx(clean_metrics[0]["learn/loss"], abs=1e-6)
     # AdamW's step does not depend on the gradient's scale, so step 2 starts from the same weights: and its
@@ -138,6 +138,8 @@ def test_logit_scale_fault_acts_on_the_first_pass_through_its_window():
     faults = Faults.from_config({"logit_scale_at_step": 3, "logit_scale_steps": 2, "logit_scale_factor": 0.5})
     # each step asks many times (every forward); a rollback from step 4 to step 2 replays 3 and 4 clean
     assert [faults.logit_scale(s) for s in (1, 2, 3, 3, 4, 4, 2, 3, 4, 5)] == [1, 1, 0.5, 0.5, 0.5, 0.5, 1, 1, 1, 1]
+    faults = Faults.from_config({"logit_scale_at_step": 3, "logit_scale_steps": 2})
+    assert [faults.logit_scale(s) for s in (3, 4, 3, 4)] == [0.05, 0.05, 1, 1]  # back into the window: clean
     faults = Faults.from_config({"logit_scale_at_step": 3, "logit_scale_steps": 2})
     assert [faults.logit_scale(s) for s in (3, 4, 5, 3)] == [0.05, 0.05, 1, 1]  # left the window: spent
     with pytest.raises(ConfigError, match="logit_scale"):
