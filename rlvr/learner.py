@@ -16,6 +16,7 @@ from rlvr.algo import aggregate, kl_penalty, policy_loss, tis_weights
 from rlvr.config import LoraConfig as LoraSpec
 from rlvr.config import ModelConfig, OptimConfig, TrainConfig
 from rlvr.errors import ConfigError, MissingDependencyError
+from rlvr.faults import Faults
 from rlvr.types import Rollout, TrainBatch
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -179,11 +180,17 @@ def lr_lambda(optim: OptimConfig, total_steps: int):
 class Learner:
     """Owns the trained weights and their optimizer. `step(batch)` is one GRPO update."""
 
-    def __init__(self, cfg: TrainConfig, model: torch.nn.Module, device: torch.device) -> None:
+    def __init__(
+        self, cfg: TrainConfig, model: torch.nn.Module, device: torch.device, faults: Faults | None = None
+    ) -> None:
         self.cfg = cfg
         self.model = model
         self.device = device
         self.version = 0
+        # the faults the learner injects (gradient and logit scale); by default those of `cfg.fault`
+        self.faults = faults if faults is not None else Faults.from_config(dict(cfg.fault))
+        if self.faults.logit_scale_at_step is not None:
+            model.register_forward_hook(self._scale_logits_fault)
         # No KL, no reference model: with kl_beta = 0 nothing else is loaded (memory is the policy only).
         self.ref_model = None
         if cfg.algo.kl_beta > 0 and cfg.model.lora.rank == 0:
@@ -194,6 +201,19 @@ class Learner:
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg.optim, max(1, cfg.steps)))
         self.autocast_dtype = DTYPES[cfg.model.dtype] if cfg.model.dtype != cfg.model.master_dtype else None
+
+    @property
+    def current_step(self) -> int:
+        """The run's step in progress: steps completed (the weight version) + 1. Generation for a step runs
+        before its update, so the engine and the learner see the same step."""
+        return self.version + 1
+
+    def _scale_logits_fault(self, module: torch.nn.Module, args, output):
+        """Forward hook of the logit-scale fault: every forward of the policy (sampling and learning)."""
+        factor = self.faults.logit_scale(self.current_step)
+        if factor != 1.0:
+            output.logits = output.logits * factor
+        return output
 
     def _forward(self, model: torch.nn.Module, batch: TrainBatch, with_entropy: bool = False):
         temperature = self.cfg.rollout.temperature
@@ -256,6 +276,7 @@ class Learner:
         grad_norm = torch.tensor(0.0)
         first_part = next(self._micro_batches(batch.size))
         first_old: torch.Tensor | None = None
+        grad_scale = self.faults.grad_scale(self.current_step)
         if lr_multiplier != 1.0:
             for group in self.optimizer.param_groups:
                 group["lr"] *= lr_multiplier  # the scheduler's next step restores the scheduled value
@@ -284,14 +305,10 @@ class Learner:
                     tis_weights=weights,
                 )
                 share = micro_batch_share(algo.loss_agg, mb.loss_mask, batch.loss_mask)
-                (loss * share).backward()
+                (loss * share * grad_scale).backward()
+                add_policy_metrics(sums, metrics, float(mb.loss_mask.sum()) / tokens / algo.num_iterations)
                 if iteration == 0:
-                    mb_tokens = float(mb.loss_mask.sum())
-                    frac = mb_tokens / tokens
                     sums["learn/loss"] = sums.get("learn/loss", 0.0) + loss.item() * share
-                    for key in ("clip_frac", "ratio_mean", "kl"):
-                        if key in metrics:
-                            sums[f"learn/{key}"] = sums.get(f"learn/{key}", 0.0) + metrics[key] * frac
                     mask = mb.loss_mask
                     sums["learn/entropy"] = sums.get("learn/entropy", 0.0) + float((entropy * mask).sum()) / tokens
                     diff = (old_lp.detach() - mb.sampling_logprobs).abs()
@@ -362,6 +379,19 @@ class Learner:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.version = int(state["version"])
+
+
+def add_policy_metrics(sums: dict[str, float], metrics: dict[str, float], weight: float) -> None:
+    """Fold one micro-batch's `policy_loss` metrics into the step's: `clip_frac`, `ratio_mean` and `kl` as
+    token-weighted means over every iteration and micro-batch (`weight` is this micro-batch's share of the
+    batch's tokens over the number of iterations), `ratio_min` and `ratio_max` as the extremes. Iteration 0
+    alone would always read clip_frac 0 and ratio 1: its old log-probs are the current ones."""
+    for key in ("clip_frac", "ratio_mean", "kl"):
+        if key in metrics:
+            sums[f"learn/{key}"] = sums.get(f"learn/{key}", 0.0) + metrics[key] * weight
+    if weight > 0:  # a micro-batch without loss tokens has no ratios
+        sums["learn/ratio_min"] = min(sums.get("learn/ratio_min", math.inf), metrics["ratio_min"])
+        sums["learn/ratio_max"] = max(sums.get("learn/ratio_max", -math.inf), metrics["ratio_max"])
 
 
 def micro_batch_share(loss_agg: str, part_mask: torch.Tensor, full_mask: torch.Tensor) -> float:

@@ -1,9 +1,14 @@
 """`rlvr eval` on a hub-style directory, an rlvr checkpoint and a LoRA adapter, greedy and sampled."""
 
 import json
+import re
 
 import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from rewards.math import grade
+from rlvr.data import BOOK_TEMPLATE
 from tests.conftest import MATH500, ROOT, run_cli, tiny_overrides
 
 EVAL = [f"eval.data.path={MATH500}", "eval.data.limit=6", "eval.max_tokens=16", "eval.data.id_key=unique_id"]
@@ -20,11 +25,42 @@ def completions(result):
     return [r["completion"] for r in result["records"]]
 
 
+def greedy_completion(model, tokenizer, prompt: str, max_tokens: int) -> str:
+    """A plain greedy loop: the argmax token, appended, until EOS or max_tokens (no cache, no padding)."""
+    ids, out = tokenizer(prompt)["input_ids"], []
+    with torch.no_grad():
+        while len(out) < max_tokens and (not out or out[-1] != tokenizer.eos_token_id):
+            out.append(int(model(torch.tensor([ids + out])).logits[0, -1].argmax()))
+    return tokenizer.decode(out, skip_special_tokens=True)
+
+
 def test_eval_of_a_model_directory(tiny_model_dir, tmp_path):
-    result, stdout = evaluate(tiny_model_dir, tmp_path)
-    assert result["n_problems"] == 6 and 0.0 <= result["accuracy"] <= 1.0
-    assert result["by_subject"] and result["by_level"] and "no_answer" in result
-    assert "accuracy (pass@1)" in stdout and "subject" in stdout
+    # six held-out problems; the gold answer is the last number of the model's own greedy answer for rows
+    # 0, 2, 3 and that number + 1 for rows 1, 4, 5: accuracy 1/2 whatever the model knows, if the harness
+    # decodes greedily and grades what it decoded
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    problems = [json.loads(line)["problem"] for line in (tiny_model_dir / "heldout.jsonl").read_text().splitlines()]
+    right = [True, False, True, True, False, False]
+    rows, texts = [], []
+    for i, (problem, is_right) in enumerate(zip(problems[:6], right, strict=True)):
+        text = greedy_completion(model, tokenizer, BOOK_TEMPLATE.replace("{problem}", problem), max_tokens=24)
+        number = int(re.findall(r"\d+", text)[-1])
+        gold = str(number if is_right else number + 1)
+        assert grade(text, gold, fallback_last_number=True) is is_right
+        subject, level = ("arithmetic" if i < 4 else "words"), (1 if i < 3 else 2)
+        rows.append({"problem": problem, "answer": gold, "subject": subject, "level": level, "unique_id": f"q{i}"})
+        texts.append(text)
+    data = tmp_path / "eval.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    overrides = (f"eval.data.path={data}", "eval.max_tokens=24", "eval.fallback_last_number=true")
+    result, stdout = evaluate(tiny_model_dir, tmp_path / "run", *overrides)
+    assert [r["completion"] for r in result["records"]] == texts
+    assert [r["correct"] for r in result["records"]] == [[x] for x in right]
+    assert result["n_problems"] == 6 and result["accuracy"] == 0.5
+    assert result["by_subject"] == {"arithmetic": 3 / 4, "words": 0.0}
+    assert result["by_level"] == {"1": 2 / 3, "2": 1 / 3}
+    assert "accuracy (pass@1)" in stdout and "50.0%" in stdout and "subject arithmetic" in stdout
 
 
 def test_sampled_eval_reports_pass_and_maj_at_k(tiny_model_dir, tmp_path):

@@ -62,6 +62,32 @@ def test_logprobs_are_those_of_the_temperature_scaled_distribution(engine):
     assert torch.allclose(torch.tensor(rollout.logprobs), expected.squeeze(1), atol=1e-5)
 
 
+def plain_logprobs(model, rollout, temperature: float) -> torch.Tensor:
+    """The completion's log-probs with its prompt alone: a batch of one, no padding, no attention mask."""
+    ids = torch.tensor([rollout.prompt_ids + rollout.completion_ids])
+    with torch.no_grad():
+        logits = model(ids).logits[0, len(rollout.prompt_ids) - 1 : -1]
+    logp = torch.log_softmax(logits / temperature, dim=-1)
+    return logp.gather(-1, torch.tensor(rollout.completion_ids)[:, None]).squeeze(1)
+
+
+def test_logprobs_of_a_left_padded_batch_match_each_prompt_run_alone(engine):
+    # three prompts of different lengths in one generate call (5 per chunk): the shorter two are left-padded,
+    # so positions and attention must come from the mask, in generate and in the log-prob forward alike
+    samples = [
+        Sample(id="short", prompt="Q: 1 + 1?\nA:"),
+        Sample(
+            id="long", prompt="Question:\nIvo has 8 bags with 2 stamps in each bag. He gives away 6. Left?\n\nAnswer:"
+        ),
+        Sample(id="mid", prompt="Question:\nWhat is 12 - 5?\n\nAnswer:"),
+    ]
+    groups = engine.generate(samples, SamplingParams(n=1, temperature=0.7, max_tokens=10, seed=5))
+    rollouts = [g[0] for g in groups]
+    assert len({len(r.prompt_ids) for r in rollouts}) == 3
+    for r in rollouts:
+        assert torch.allclose(torch.tensor(r.logprobs), plain_logprobs(engine.model, r, 0.7), atol=1e-5), r.sample.id
+
+
 def test_weight_sync_only_moves_the_version(engine):
     metrics = engine.update_weights(lambda: iter(()), version=5)
     assert engine.weight_version == 5 and metrics["rollout/sync_mb"] == 0.0

@@ -1,10 +1,22 @@
 """The learner on the tiny model: log-probs agree with the engine, micro-batching is exact, no KL loads nothing."""
 
+import pytest
 import torch
+from transformers import AutoModelForCausalLM
 
 from rlvr.config import compose
 from rlvr.data import load_samples
-from rlvr.learner import Learner, collate, load_model, load_tokenizer, micro_batch_share, token_logprobs
+from rlvr.errors import ConfigError
+from rlvr.faults import Faults
+from rlvr.learner import (
+    Learner,
+    add_policy_metrics,
+    collate,
+    load_model,
+    load_tokenizer,
+    micro_batch_share,
+    token_logprobs,
+)
 from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
 from tests.conftest import tiny_overrides
@@ -57,6 +69,21 @@ def test_micro_batch_share():
     assert micro_batch_share("seq_mean_token_mean", full[:1], full) == 1 / 3
 
 
+def test_policy_metrics_cover_every_iteration_and_micro_batch():
+    # two iterations over micro-batches holding 3 and 1 of the batch's 4 loss tokens (and one holding none)
+    sums = {}
+    on_policy = {"clip_frac": 0.0, "ratio_mean": 1.0, "ratio_min": 1.0, "ratio_max": 1.0}
+    for weight in (3 / 4 / 2, 1 / 4 / 2, 0.0):
+        add_policy_metrics(sums, on_policy, weight)
+    add_policy_metrics(sums, {"clip_frac": 1 / 3, "ratio_mean": 1.2, "ratio_min": 0.7, "ratio_max": 1.5}, 3 / 4 / 2)
+    add_policy_metrics(sums, {"clip_frac": 1.0, "ratio_mean": 0.5, "ratio_min": 0.5, "ratio_max": 0.5}, 1 / 4 / 2)
+    add_policy_metrics(sums, {"clip_frac": 0.0, "ratio_mean": 1.0, "ratio_min": 9.0, "ratio_max": 9.0}, 0.0)
+    # iteration 2 clipped 1 + 1 of 4 tokens; its ratios sum to 3 x 1.2 + 0.5
+    assert sums["learn/clip_frac"] == pytest.approx((0 + 2 / 4) / 2)
+    assert sums["learn/ratio_mean"] == pytest.approx((1 + (3 * 1.2 + 0.5) / 4) / 2)
+    assert sums["learn/ratio_min"] == 0.5 and sums["learn/ratio_max"] == 1.5  # the empty micro-batch has none
+
+
 def test_no_kl_loads_no_reference_model(tiny_model_dir, tmp_path, monkeypatch):
     import rlvr.learner as learner_module
 
@@ -93,10 +120,57 @@ def test_nonfinite_gradients_never_reach_the_weights(tiny_model_dir, tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(before, learner.model.parameters(), strict=True))
 
 
+def test_grad_scale_fault_scales_the_gradient_of_its_step_once(tiny_model_dir, tmp_path):
+    _, tokenizer, learner, samples = setup(tiny_model_dir, tmp_path, "optim.grad_clip=0")
+    batch, _ = batch_from_engine(tokenizer, learner, samples)
+    clean_metrics = [learner.step(batch) for _ in range(2)]  # steps 1 and 2 of a run
+    extra = ("optim.grad_clip=0", "+fault.grad_scale_at_step=1", "+fault.grad_scale_factor=10")
+    _, _, learner, _ = setup(tiny_model_dir, tmp_path, *extra)
+    faulty_metrics = [learner.step(batch) for _ in range(2)]
+    assert faulty_metrics[0]["learn/grad_norm"] == pytest.approx(10 * clean_metrics[0]["learn/grad_norm"], rel=1e-4)
+    assert faulty_metrics[0]["learn/loss"] == pytest.approx(clean_metrics[0]["learn/loss"], abs=1e-6)
+    # AdamW's step does not depend on the gradient's scale, so step 2 starts from the same weights: and its
+    # gradient is not scaled (the fault fires once)
+    assert faulty_metrics[1]["learn/grad_norm"] == pytest.approx(clean_metrics[1]["learn/grad_norm"], rel=1e-3)
+
+
+def test_logit_scale_fault_acts_on_the_first_pass_through_its_window():
+    faults = Faults.from_config({"logit_scale_at_step": 3, "logit_scale_steps": 2, "logit_scale_factor": 0.5})
+    # each step asks many times (every forward); a rollback from step 4 to step 2 replays 3 and 4 clean
+    assert [faults.logit_scale(s) for s in (1, 2, 3, 3, 4, 4, 2, 3, 4, 5)] == [1, 1, 0.5, 0.5, 0.5, 0.5, 1, 1, 1, 1]
+    faults = Faults.from_config({"logit_scale_at_step": 3, "logit_scale_steps": 2})
+    assert [faults.logit_scale(s) for s in (3, 4, 3, 4)] == [0.05, 0.05, 1, 1]  # back into the window: clean
+    faults = Faults.from_config({"logit_scale_at_step": 3, "logit_scale_steps": 2})
+    assert [faults.logit_scale(s) for s in (3, 4, 5, 3)] == [0.05, 0.05, 1, 1]  # left the window: spent
+    with pytest.raises(ConfigError, match="logit_scale"):
+        Faults.from_config({"logit_scale_at_step": 3, "logit_scale_steps": 0})
+
+
+def test_logit_scale_fault_scales_every_forward_of_the_policy(tiny_model_dir, tmp_path):
+    _, tokenizer, learner, samples = setup(
+        tiny_model_dir, tmp_path, "+fault.logit_scale_at_step=2", "+fault.logit_scale_factor=0.1"
+    )
+    batch, rollouts = batch_from_engine(tokenizer, learner, samples)  # step 1: clean
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    r = rollouts[0]
+    ids = torch.tensor([r.prompt_ids + r.completion_ids])
+    with torch.no_grad():
+        logits = reference(ids).logits[0, len(r.prompt_ids) - 1 : -1]
+    expected = torch.log_softmax(logits, -1).gather(-1, torch.tensor(r.completion_ids)[:, None]).squeeze(1)
+    assert torch.allclose(torch.tensor(r.logprobs), expected, atol=1e-5)
+    learner.version = 1  # step 2 in progress: sampling and learning see logits x 0.1
+    with torch.no_grad():
+        scaled, _ = token_logprobs(learner.model, batch, temperature=1.0)
+    expected = torch.log_softmax(0.1 * logits, -1).gather(-1, torch.tensor(r.completion_ids)[:, None]).squeeze(1)
+    assert torch.allclose(scaled[0, : len(r.completion_ids)], expected, atol=1e-5)
+
+
 MEASURE = """
 import sys, torch
 from rlvr.config import compose
 from rlvr.data import load_samples
+from rlvr.errors import ConfigError
+from rlvr.faults import Faults
 from rlvr.learner import Learner, collate, load_model, load_tokenizer
 from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
