@@ -22,6 +22,7 @@ from rlvr.config import compose
 from rlvr.data import PromptSampler
 from rlvr.learner import Learner, collate, load_model
 from rlvr.loop import Trainer
+from rlvr.rollout.base import InProcessEngine
 from rlvr.run import train
 from rlvr.tracking import Tracker, read_metrics
 from rlvr.types import Rollout, Sample
@@ -329,7 +330,7 @@ def test_clip_low_and_clip_high_bound_the_ratio_on_their_own_side(
 
 
 # ---- reward-side switches, through Trainer.step with a scripted engine ----------------------------------
-class ScriptedEngine:
+class ScriptedEngine(InProcessEngine):
     """A RolloutEngine that returns given rollouts: `groups[sample.id]` is that prompt's group."""
 
     weight_version = 0

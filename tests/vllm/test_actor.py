@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from rlvr.rollout.actors import mapped_shm
 from rlvr.rollout.base import RolloutError, SamplingParams
 from rlvr.rollout.factory import make_engine
 from rlvr.rollout.processes import alive, shm_entries
@@ -27,20 +28,27 @@ def check_follows_the_learner(setup: Setup, engine) -> None:
     assert {r.weight_version for g in v for r in g} == {setup.learner.version}
 
 
+def footprint(engine) -> tuple[list[int], set[str]]:
+    """The actors' processes and the /dev/shm entries they map (attributed by mapping, not by a before/after
+    listing: other programs on the machine create /dev/shm entries too)."""
+    trees = [pid for actor in engine.actors for pid in actor.handle.info["tree"]]
+    return trees, set(mapped_shm(trees))
+
+
 def test_subprocess_actor(tiny_model_dir, tmp_path):
-    shm_before = shm_entries()
     setup = Setup(
         tiny_model_dir, tmp_path, "rollout.mode=actor", "rollout.actor_backend=process", "rollout.max_model_len=256"
     )
     engine = make_engine(setup.cfg, setup.learner, setup.tokenizer)
-    trees = []
+    trees, shm = [], set()
     try:
         handle = engine.actors[0].handle
         assert handle.process.pid != os.getpid()
         check_follows_the_learner(setup, engine)
         # the actor process dies mid-generation: replaced, current weights reloaded, generation issued again
         pid = handle.process.pid
-        trees.append(handle.info["tree"])
+        tree, shm = footprint(engine)
+        trees.append(tree)
         threading.Timer(1.0, lambda: os.kill(pid, signal.SIGKILL)).start()
         groups = engine.generate(setup.samples, SamplingParams(n=48, temperature=1.0, max_tokens=200, seed=3))
         assert engine.restarts == 1 and engine.actors[0].handle.process.pid != pid
@@ -53,27 +61,28 @@ def test_subprocess_actor(tiny_model_dir, tmp_path):
         with pytest.raises(RolloutError, match="rollout actor 0: generate failed"):
             engine.generate(long, GREEDY)
         assert engine.restarts == 1 and time.monotonic() - start < 30
-        trees.append(engine.actors[0].handle.info["tree"])
+        tree, more = footprint(engine)
+        trees.append(tree)
+        shm |= more
     finally:
         engine.close()
     assert not any(alive(p) for tree in trees for p in tree)
-    assert shm_entries() - shm_before == set()  # the engines' shared memory went with them
+    assert shm, "the engines mapped no shared memory: the check below would be empty"
+    assert shm & shm_entries() == set()  # the engines' shared memory went with them
 
 
 def test_ray_actor(tiny_model_dir, tmp_path):
     require("ray", importable("ray"), "pip install 'rlvr[ray]'")
-    shm_before = shm_entries()
     setup = Setup(tiny_model_dir, tmp_path, "rollout.mode=actor", "rollout.actor_backend=ray")
     engine = make_engine(setup.cfg, setup.learner, setup.tokenizer)
     try:
         check_follows_the_learner(setup, engine)
-        tree = engine.actors[0].handle.info["tree"]
+        tree, shm = footprint(engine)
         engine.actors[0].handle.kill()  # a killed Ray actor: its engine and shared memory must go too
         assert not any(alive(p) for p in tree)
+        assert shm and shm & shm_entries() == set()
     finally:
         engine.close()
         import ray
 
         ray.shutdown()
-    leaked = {name for name in shm_entries() - shm_before if not name.startswith(("plasma", "ray"))}
-    assert leaked == set()
