@@ -78,8 +78,10 @@ def mapped_shm(pids: Sequence[int]) -> set[str]:
             with open(f"/proc/{pid}/maps") as f:
                 for line in f:
                     path = line.rstrip("\n").split(maxsplit=5)[-1]
-                    if path.startswith(prefix):
-                        names.add(path[len(prefix) :].split("/")[0].removesuffix(" (deleted)"))
+                    if path.startswith(prefix) and not path.endswith(" (deleted)"):
+                        name = path[len(prefix) :].split("/")[0]
+                        if not name.startswith("plasma"):  # Ray's object store is Ray's to manage
+                            names.add(name)
         except OSError:
             continue
     return names
