@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,41 +19,6 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from rlvr.errors import ConfigError
-
-
-class AdvScale(StrEnum):
-    group_std = "group_std"  # GRPO: divide by the group's std
-    batch_std = "batch_std"  # divide by the std of the whole batch (TRL scale_rewards="batch")
-    none = "none"  # Dr. GRPO: no std normalisation
-
-
-class MultiReward(StrEnum):
-    sum_then_normalize = "sum_then_normalize"  # GRPO: weighted sum of rewards, then normalise
-    gdpo = "gdpo"  # GDPO: normalise each reward in its group, sum, then batch-normalise
-
-
-class LossAgg(StrEnum):
-    token_mean = "token_mean"  # DAPO token-level loss
-    seq_mean_token_mean = "seq_mean_token_mean"  # GRPO: mean over tokens, then over sequences
-    seq_mean_token_sum_norm = "seq_mean_token_sum_norm"  # Dr. GRPO: token sum / max_tokens, mean over seqs
-    seq_mean_token_sum = "seq_mean_token_sum"  # the book's ch. 6: summed sequence log-prob, mean over seqs
-
-
-class KLEstimator(StrEnum):
-    k1 = "k1"
-    k3 = "k3"
-
-
-class ZeroVariance(StrEnum):
-    keep = "keep"
-    skip = "skip"  # drop groups whose rewards are all equal
-    resample = "resample"  # DAPO dynamic sampling: replace them with fresh prompts
-
-
-class Overlong(StrEnum):
-    none = "none"
-    mask = "mask"  # truncated rollouts carry no loss (DAPO overlong filtering)
-    soft_penalty = "soft_penalty"  # DAPO soft overlong punishment added to the reward
 
 
 @dataclass
@@ -214,27 +178,44 @@ class RolloutConfig:
 @dataclass
 class AlgoConfig:
     name: str = "grpo"  #: label for logs
-    adv_scale: AdvScale = AdvScale.group_std  #: group_std (GRPO) | batch_std | none (Dr. GRPO)
-    multi_reward: MultiReward = MultiReward.sum_then_normalize  #: or gdpo (GDPO)
+    adv_scale: str = "group_std"  #: group_std (GRPO) | batch_std (TRL scale_rewards=batch) | none (Dr. GRPO)
+    multi_reward: str = "sum_then_normalize"  #: sum_then_normalize (GRPO) | gdpo (GDPO)
     eps: float = 1e-6  #: added to every std
-    loss_agg: LossAgg = LossAgg.token_mean  #: token_mean (DAPO) | seq_mean_token_mean | ..._sum_norm | ..._sum
+    loss_agg: str = "token_mean"  #: token_mean (DAPO) | seq_mean_token_mean (GRPO) | ..._sum_norm (Dr. GRPO) | ..._sum
+    policy_loss: str = "ppo_clip"  #: the per-token surrogate (rlvr.algo.losses.POLICY_LOSSES)
     clip_low: float = 0.2  #: PPO ratio clip below 1
     clip_high: float = 0.2  #: PPO ratio clip above 1; 0.28 is DAPO's clip-higher
     kl_beta: float = 0.0  #: KL penalty weight; 0 loads no reference model (DAPO, Dr. GRPO, the book)
-    kl_estimator: KLEstimator = KLEstimator.k3
-    zero_variance: ZeroVariance = ZeroVariance.keep  #: keep | skip | resample (DAPO dynamic sampling)
+    kl_estimator: str = "k3"  #: k1 | k3 (Schulman's estimators; k3 is DeepSeekMath's)
+    zero_variance: str = "keep"  #: keep | skip | resample (DAPO dynamic sampling)
     max_resample_rounds: int = 3  #: resample: extra generation rounds per step before training on what we have
-    overlong: Overlong = Overlong.none  #: none | mask | soft_penalty (DAPO)
+    overlong: str = "none"  #: none | mask | soft_penalty (DAPO)
     overlong_buffer: int = 0  #: soft_penalty: tokens before max_tokens where the penalty ramps in
     num_iterations: int = 1  #: optimizer passes over each batch (>1 makes the clip matter)
-    tis_cap: float = 0.0  #: truncated importance sampling cap against engine log-probs; 0 = off
+    #: cap of the behaviour importance weight min(pi_learner / pi_sampler, cap): corrects for an engine with
+    #: other numerics (TIS) and for stale rollouts (rollout.max_staleness, AReaL's decoupled objective); 0 = off
+    tis_cap: float = 0.0
 
     def __post_init__(self) -> None:
+        from rlvr import algo  # the registries define the values (imported here: it needs torch)
+
+        options = {
+            "adv_scale": algo.ADV_SCALES.names(),
+            "multi_reward": algo.MULTI_REWARDS.names(),
+            "loss_agg": algo.LOSS_AGGS.names(),
+            "policy_loss": algo.POLICY_LOSSES.names(),
+            "kl_estimator": algo.KL_ESTIMATORS.names(),
+            "zero_variance": algo.ZERO_VARIANCE,
+            "overlong": algo.OVERLONG,
+        }
+        for name, allowed in options.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"algo.{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.clip_low < 0 or self.clip_high < 0 or self.kl_beta < 0:
             raise ConfigError("algo.clip_low, algo.clip_high and algo.kl_beta must be >= 0")
         if self.num_iterations < 1:
             raise ConfigError(f"algo.num_iterations must be >= 1, got {self.num_iterations}")
-        if self.overlong == Overlong.soft_penalty and self.overlong_buffer < 1:
+        if self.overlong == "soft_penalty" and self.overlong_buffer < 1:
             raise ConfigError("algo.overlong=soft_penalty needs algo.overlong_buffer >= 1 (tokens)")
         if self.max_resample_rounds < 0:
             raise ConfigError(f"algo.max_resample_rounds must be >= 0, got {self.max_resample_rounds}")
@@ -248,11 +229,13 @@ class OptimConfig:
     grad_clip: float = 1.0  #: max grad norm; 0 = off
     warmup_steps: int = 0
     schedule: str = "constant"  #: constant | cosine | linear (decay to 0 at the last step, after warmup)
-    micro_batch_size: int = 8  #: sequences per forward/backward; gradients accumulate to the full batch
+    micro_batch_size: int = 8  #: sequences per forward/backward at most; gradients accumulate to the full batch
+    #: padded tokens per forward/backward at most (sequences x the longest, after sorting by length); 0 = no limit
+    micro_batch_tokens: int = 0
 
     def __post_init__(self) -> None:
-        if self.lr <= 0 or self.micro_batch_size < 1:
-            raise ConfigError("optim.lr must be > 0 and optim.micro_batch_size >= 1")
+        if self.lr <= 0 or self.micro_batch_size < 1 or self.micro_batch_tokens < 0:
+            raise ConfigError("optim.lr must be > 0, optim.micro_batch_size >= 1 and optim.micro_batch_tokens >= 0")
         if self.schedule not in ("constant", "cosine", "linear"):
             raise ConfigError(f"optim.schedule must be constant, cosine or linear, got {self.schedule!r}")
 
@@ -357,9 +340,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 0 or self.prompts_per_step < 1:
             raise ConfigError("steps must be >= 0 and prompts_per_step >= 1")
-        if self.algo.loss_agg == LossAgg.seq_mean_token_sum_norm and self.rollout.max_tokens < 1:
+        if self.algo.loss_agg == "seq_mean_token_sum_norm" and self.rollout.max_tokens < 1:
             raise ConfigError("loss_agg=seq_mean_token_sum_norm needs rollout.max_tokens >= 1")
-        if self.algo.overlong == Overlong.soft_penalty and self.algo.overlong_buffer >= self.rollout.max_tokens:
+        if self.algo.overlong == "soft_penalty" and self.algo.overlong_buffer >= self.rollout.max_tokens:
             raise ConfigError(
                 f"algo.overlong_buffer={self.algo.overlong_buffer} must be smaller than "
                 f"rollout.max_tokens={self.rollout.max_tokens} (the penalty ramps in over the last buffer tokens)"

@@ -19,15 +19,16 @@ import torch
 
 from rewards.pool import RewardPool, RewardSpec, RewardWatch
 from rlvr.algo import compute_advantages, informative_groups, overlong_loss_mask, soft_overlong_penalty
-from rlvr.config import TrainConfig, ZeroVariance
+from rlvr.batching import collate, collate_empty
+from rlvr.config import TrainConfig
 from rlvr.data import PromptSampler
 from rlvr.evaluate import EvalResult, evaluate
 from rlvr.faults import Faults
-from rlvr.learner import Learner, collate
+from rlvr.learner import Learner
 from rlvr.rollout.ahead import RolloutQueue
 from rlvr.rollout.base import RolloutEngine, SamplingParams
 from rlvr.tracking import Tracker
-from rlvr.types import Group, Rollout, Sample, TrainBatch
+from rlvr.types import Group, Rollout, Sample
 
 
 def seed_everything(seed: int) -> None:
@@ -161,12 +162,12 @@ class Trainer:
     def collect_groups(self, step: int) -> StepGroups:
         out = StepGroups()
         mode = self.cfg.algo.zero_variance
-        rounds = 1 + (self.cfg.algo.max_resample_rounds if mode == ZeroVariance.resample else 0)
+        rounds = 1 + (self.cfg.algo.max_resample_rounds if mode == "resample" else 0)
         for round_ in range(rounds):
             new = self.score(*self.rollouts(step, round_, out), out)
             out.generated += new
             out.rounds = round_ + 1
-            if mode == ZeroVariance.keep:
+            if mode == "keep":
                 out.groups = new
                 break
             rewards = torch.tensor([row for g in new for row in g.rewards])
@@ -300,20 +301,6 @@ class Trainer:
                 }
             )
         self.tracker.samples(step, rows)
-
-
-def collate_empty() -> TrainBatch:
-    """A TrainBatch with no rows: every group was filtered out, the step trains on nothing."""
-    empty_long = torch.zeros(0, 1, dtype=torch.long)
-    return TrainBatch(
-        prompt_ids=empty_long,
-        prompt_mask=empty_long,
-        completion_ids=empty_long,
-        completion_mask=empty_long,
-        loss_mask=torch.zeros(0, 1),
-        advantages=torch.zeros(0),
-        sampling_logprobs=torch.zeros(0, 1),
-    )
 
 
 def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples: list[Sample]) -> EvalResult:

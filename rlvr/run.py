@@ -38,8 +38,9 @@ from rlvr.data import PromptSampler, load_samples
 from rlvr.errors import ConfigError, StorageError, TrainingStopped
 from rlvr.evaluate import EvalResult
 from rlvr.faults import Faults
-from rlvr.learner import Learner, load_model, load_tokenizer, resolve_device
+from rlvr.learner import Learner
 from rlvr.loop import Trainer, run_eval, seed_everything
+from rlvr.model import load_model, load_tokenizer, resolve_device
 from rlvr.monitor import Monitor, Verdict
 from rlvr.rollout import factory
 from rlvr.rollout.base import encode_prompts
@@ -221,9 +222,9 @@ def _start_process(cfg: TrainConfig):
     return load_tokenizer(cfg.model)
 
 
-def _load_learner(cfg: TrainConfig) -> Learner:
+def _load_learner(cfg: TrainConfig, faults: Faults | None = None) -> Learner:
     device = resolve_device(cfg.model.device)
-    return Learner(cfg, load_model(cfg.model, device), device)
+    return Learner(cfg, load_model(cfg.model, device), device, faults)
 
 
 def _check_prompt_lengths(cfg: TrainConfig, tokenizer, train_samples: list, eval_samples: list) -> None:
@@ -306,7 +307,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     claim(run_dir, resume=cfg.resume, overwrite=cfg.overwrite)
     with contextlib.ExitStack() as stack:  # closed in reverse: run state, tracker, engine, reward pool
         pool = stack.enter_context(RewardPool(specs, cfg.reward_workers))  # its preflight runs before any model
-        learner = _load_learner(cfg)
+        learner = _load_learner(cfg, faults)  # the run's one Faults: each fault fires once per process
         engine = make_engine(cfg, learner, tokenizer)
         stack.callback(engine.close)
         state = RunState.load(run_dir) if cfg.resume == "auto" else RunState()

@@ -44,7 +44,8 @@ def main() -> None:
 
     from rlvr.config import compose
     from rlvr.data import load_samples
-    from rlvr.learner import Learner, load_model, load_tokenizer
+    from rlvr.learner import Learner
+    from rlvr.model import load_model, load_tokenizer
     from rlvr.rollout.base import SamplingParams
     from rlvr.rollout.factory import make_engine as make_vllm_engine
     from rlvr.rollout.hf import HFEngine

@@ -116,7 +116,7 @@ def write_prompts(model: Path, out: Path) -> int:
     JSON-lines file the TRL process reads; returns the number of rows."""
     from rlvr.config import ModelConfig
     from rlvr.data import BOOK_TEMPLATE, load_rows, make_renderer
-    from rlvr.learner import load_tokenizer
+    from rlvr.model import load_tokenizer
     from rlvr.rollout.base import encode_prompts
 
     render = make_renderer(BOOK_TEMPLATE)

@@ -1,8 +1,8 @@
-"""The functional core: every GRPO-family trick as a small pure function on tensors.
+"""The functional core: every GRPO-family trick as a small pure function on tensors, registered by name.
 
 Usable without the loop:
 
-    from rlvr.algo import compute_advantages, policy_loss
+    from rlvr.algo import compute_advantages, policy_loss, LossSettings
 """
 
 from rlvr.algo.advantages import ADV_SCALES, MULTI_REWARDS, compute_advantages, constant_groups
@@ -13,7 +13,16 @@ from rlvr.algo.filters import (
     overlong_loss_mask,
     soft_overlong_penalty,
 )
-from rlvr.algo.losses import KL_ESTIMATORS, LOSS_AGGS, aggregate, kl_penalty, policy_loss, tis_weights
+from rlvr.algo.losses import (
+    KL_ESTIMATORS,
+    LOSS_AGGS,
+    POLICY_LOSSES,
+    LossSettings,
+    aggregate,
+    kl_penalty,
+    policy_loss,
+    tis_weights,
+)
 
 __all__ = [
     "ADV_SCALES",
@@ -21,7 +30,9 @@ __all__ = [
     "LOSS_AGGS",
     "MULTI_REWARDS",
     "OVERLONG",
+    "POLICY_LOSSES",
     "ZERO_VARIANCE",
+    "LossSettings",
     "aggregate",
     "compute_advantages",
     "constant_groups",

@@ -10,8 +10,30 @@ from collections.abc import Sequence
 
 import torch
 
-ADV_SCALES = ("group_std", "batch_std", "none")
-MULTI_REWARDS = ("sum_then_normalize", "gdpo")
+from rlvr.algo.registry import Registry
+
+# (centered [G, group_size], grouped rewards [G, group_size], all rewards [N], eps) -> scaled [G, group_size]
+ADV_SCALES: Registry = Registry("algo.adv_scale")
+# (rewards [N, K], group_size, weights [K], adv_scale, eps) -> advantages [N]
+MULTI_REWARDS: Registry = Registry("algo.multi_reward")
+
+
+@ADV_SCALES.register("group_std")
+def _group_std(centered, grouped, values, eps):
+    """GRPO (DeepSeekMath): divide by the group's std."""
+    return centered / (grouped.std(dim=1, keepdim=True) + eps)
+
+
+@ADV_SCALES.register("batch_std")
+def _batch_std(centered, grouped, values, eps):
+    """Divide by the std of every reward in the batch (TRL scale_rewards="batch")."""
+    return centered / (values.std() + eps)
+
+
+@ADV_SCALES.register("none")
+def _no_scale(centered, grouped, values, eps):
+    """Dr. GRPO (Liu et al. 2025): the group mean is subtracted, nothing is divided."""
+    return centered
 
 
 def constant_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
@@ -33,13 +55,23 @@ def _center_and_scale(values: torch.Tensor, group_size: int, adv_scale: str, eps
     """`[N]` -> `[N]`: subtract each group's mean, then divide by the chosen std (+ eps)."""
     grouped = values.view(-1, group_size)
     centered = grouped - grouped.mean(dim=1, keepdim=True)
-    if adv_scale == "group_std":
-        centered = centered / (grouped.std(dim=1, keepdim=True) + eps)
-    elif adv_scale == "batch_std":
-        centered = centered / (values.std() + eps)
-    elif adv_scale != "none":
-        raise ValueError(f"adv_scale must be one of {ADV_SCALES}, got {adv_scale!r}")
-    return centered.reshape(-1)
+    return ADV_SCALES[adv_scale](centered, grouped, values, eps).reshape(-1)
+
+
+@MULTI_REWARDS.register("sum_then_normalize")
+def _sum_then_normalize(rewards, group_size, w, adv_scale, eps):
+    """GRPO: the weighted sum of the rewards, then centred and scaled."""
+    return _center_and_scale(rewards @ w, group_size, adv_scale, eps)
+
+
+@MULTI_REWARDS.register("gdpo")
+def _gdpo(rewards, group_size, w, adv_scale, eps):
+    """GDPO: each reward centred and scaled in its group, the weighted sum, then normalised over the batch."""
+    per_reward = torch.stack(
+        [_center_and_scale(rewards[:, j], group_size, adv_scale, eps) for j in range(rewards.shape[1])], dim=1
+    )
+    summed = per_reward @ w
+    return (summed - summed.mean()) / (summed.std() + eps) if summed.numel() > 1 else summed * 0
 
 
 def compute_advantages(
@@ -70,15 +102,6 @@ def compute_advantages(
     w = torch.ones(k) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
     if w.shape != (k,):
         raise ValueError(f"{k} reward columns but {w.numel()} weights")
-    if multi_reward == "sum_then_normalize":
-        advantages = _center_and_scale(rewards @ w, group_size, adv_scale, eps)
-    elif multi_reward == "gdpo":
-        per_reward = torch.stack(
-            [_center_and_scale(rewards[:, j], group_size, adv_scale, eps) for j in range(k)], dim=1
-        )
-        summed = per_reward @ w
-        advantages = (summed - summed.mean()) / (summed.std() + eps) if n > 1 else summed * 0
-    else:
-        raise ValueError(f"multi_reward must be one of {MULTI_REWARDS}, got {multi_reward!r}")
+    advantages = MULTI_REWARDS[multi_reward](rewards, group_size, w, adv_scale, eps)
     zero = constant_groups(rewards, group_size).repeat_interleave(group_size)
     return advantages.masked_fill(zero, 0.0)

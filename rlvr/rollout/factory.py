@@ -94,7 +94,7 @@ def make_engine(cfg: TrainConfig, learner, tokenizer) -> RolloutEngine:
     backend = BACKENDS[cfg.rollout.backend]
     if cfg.rollout.mode == "colocate":
         return backend.colocated(cfg, learner, tokenizer)
-    from rlvr.learner import DTYPES
+    from rlvr.model import DTYPES
     from rlvr.rollout.actors import ActorGroup
 
     group = ActorGroup(cfg, actor_backend(cfg), DTYPES[cfg.model.dtype])

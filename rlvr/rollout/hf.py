@@ -75,7 +75,7 @@ class HFEngine(InProcessEngine):
         """An engine with its own copy of the model (in an actor process), in the sampling dtype; the learner's
         weights (LoRA merged) arrive by `update_weights`, so no adapter or checkpoint is loaded here."""
         from rlvr.config import LoraConfig
-        from rlvr.learner import load_model, load_tokenizer, resolve_device
+        from rlvr.model import load_model, load_tokenizer, resolve_device
 
         model_cfg = replace(cfg.model, lora=LoraConfig(rank=0), adapter=None, checkpoint=None)
         model_cfg = replace(model_cfg, master_dtype=cfg.model.dtype)

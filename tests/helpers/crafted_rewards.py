@@ -15,9 +15,12 @@ def stated_reward(completion: str, sample: dict, **_) -> float:
 
 
 def no_period(completion: str, sample: dict, **_) -> float:
-    """1 for a completion that does not end its sentence: with `rollout.stop=["."]`, one that ran to max_tokens.
-    Drives the policy to never stop (a runaway length)."""
-    return 0.0 if completion.rstrip().endswith(".") else 1.0
+    """The longer the completion, the better, and nothing for one that ends its sentence: with
+    `rollout.stop=["."]` the best completions are those that run to max_tokens. Drives the policy to never
+    stop (a runaway length). (Rewarding "no full stop" alone is not enough: a policy can earn it by stopping
+    early at EOS.)"""
+    text = completion.strip()
+    return 0.0 if text.endswith(".") else min(1.0, len(text) / 40)
 
 
 def writes_a_sentence(completion: str, sample: dict, **_) -> float:

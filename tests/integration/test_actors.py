@@ -9,9 +9,11 @@ import time
 import pytest
 import torch
 
+from rlvr.batching import collate
 from rlvr.config import compose
 from rlvr.data import load_samples
-from rlvr.learner import Learner, collate, load_model, load_tokenizer
+from rlvr.learner import Learner
+from rlvr.model import load_model, load_tokenizer
 from rlvr.rollout.actors import ActorGroup
 from rlvr.rollout.base import RolloutError, SamplingParams
 from rlvr.rollout.factory import make_engine

@@ -18,10 +18,12 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rewards.pool import RewardPool, specs_from_config
+from rlvr.batching import collate
 from rlvr.config import compose
 from rlvr.data import PromptSampler
-from rlvr.learner import Learner, collate, load_model
+from rlvr.learner import Learner
 from rlvr.loop import Trainer
+from rlvr.model import load_model
 from rlvr.rollout.base import InProcessEngine
 from rlvr.run import train
 from rlvr.tracking import Tracker, read_metrics

@@ -4,19 +4,13 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from rlvr.batching import collate, micro_batch_share
 from rlvr.config import compose
 from rlvr.data import load_samples
 from rlvr.errors import ConfigError
 from rlvr.faults import Faults
-from rlvr.learner import (
-    Learner,
-    add_policy_metrics,
-    collate,
-    load_model,
-    load_tokenizer,
-    micro_batch_share,
-    token_logprobs,
-)
+from rlvr.learner import Learner, add_policy_metrics
+from rlvr.model import load_model, load_tokenizer
 from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
 from tests.conftest import tiny_overrides
@@ -42,8 +36,7 @@ def batch_from_engine(tokenizer, learner, samples, temperature=1.0):
 def test_learner_logprobs_match_the_engines_sampling_logprobs(tiny_model_dir, tmp_path):
     _, tokenizer, learner, samples = setup(tiny_model_dir, tmp_path, "rollout.temperature=0.7")
     batch, rollouts = batch_from_engine(tokenizer, learner, samples, temperature=0.7)
-    with torch.no_grad():
-        logprobs, _ = token_logprobs(learner.model, batch, temperature=0.7)
+    logprobs = learner.logprobs(batch)
     mask = batch.completion_mask.bool()
     # left-padded prompts of different lengths: positions must come from the attention mask, as in generate
     assert len({len(r.prompt_ids) for r in rollouts}) > 1
@@ -85,7 +78,7 @@ def test_policy_metrics_cover_every_iteration_and_micro_batch():
 
 
 def test_no_kl_loads_no_reference_model(tiny_model_dir, tmp_path, monkeypatch):
-    import rlvr.learner as learner_module
+    import rlvr.model as learner_module
 
     loads = []
     real = learner_module.AutoModelForCausalLM.from_pretrained
@@ -159,8 +152,7 @@ def test_logit_scale_fault_scales_every_forward_of_the_policy(tiny_model_dir, tm
     expected = torch.log_softmax(logits, -1).gather(-1, torch.tensor(r.completion_ids)[:, None]).squeeze(1)
     assert torch.allclose(torch.tensor(r.logprobs), expected, atol=1e-5)
     learner.version = 1  # step 2 in progress: sampling and learning see logits x 0.1
-    with torch.no_grad():
-        scaled, _ = token_logprobs(learner.model, batch, temperature=1.0)
+    scaled = learner.logprobs(batch)
     expected = torch.log_softmax(0.1 * logits, -1).gather(-1, torch.tensor(r.completion_ids)[:, None]).squeeze(1)
     assert torch.allclose(scaled[0, : len(r.completion_ids)], expected, atol=1e-5)
 
@@ -171,7 +163,9 @@ from rlvr.config import compose
 from rlvr.data import load_samples
 from rlvr.errors import ConfigError
 from rlvr.faults import Faults
-from rlvr.learner import Learner, collate, load_model, load_tokenizer
+from rlvr.batching import collate
+from rlvr.learner import Learner
+from rlvr.model import load_model, load_tokenizer
 from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
 cfg = compose(sys.argv[1:])

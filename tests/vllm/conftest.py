@@ -6,9 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from rlvr.batching import collate
 from rlvr.config import compose
 from rlvr.data import load_samples
-from rlvr.learner import Learner, collate, load_model, load_tokenizer
+from rlvr.learner import Learner
+from rlvr.model import load_model, load_tokenizer
 from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
 from tests.conftest import importable, require, tiny_overrides
