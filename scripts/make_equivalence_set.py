@@ -890,11 +890,8 @@ def completion(prediction: str) -> str:
     return prediction[1:] if prediction.startswith("@") else f"\\boxed{{{prediction}}}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--math500", type=Path, default=ROOT.parent / "shared" / "data" / "math500_test.json")
-    args = parser.parse_args()
-    rows = json.loads(args.math500.read_text())
+def build(rows: list[dict]) -> str:
+    """The file's text for the MATH-500 rows (what is stored: problem ids and completions, not golds)."""
     pairs = []
     for index, row in enumerate(rows):
         uid, gold = row["unique_id"], row["answer"]
@@ -925,10 +922,20 @@ def main() -> None:
         "pairs": pairs,
         "own": own,
     }
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--math500", type=Path, default=ROOT.parent / "shared" / "data" / "math500_test.json")
+    args = parser.parse_args()
+    text = build(json.loads(args.math500.read_text()))
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
-    n_eq = sum(p["equivalent"] for p in pairs + own)
-    print(f"{len(pairs)} MATH-500 pairs and {len(own)} own pairs ({n_eq} equivalent) -> {OUT.relative_to(ROOT)}")
+    OUT.write_text(text)
+    doc = json.loads(text)
+    n_eq = sum(p["equivalent"] for p in doc["pairs"] + doc["own"])
+    counts = f"{len(doc['pairs'])} MATH-500 pairs and {len(doc['own'])} own pairs ({n_eq} equivalent)"
+    print(f"{counts} -> {OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
