@@ -289,25 +289,21 @@ def _labelled(label: object, raw: str, value: object, value_raw: str) -> Labelle
 
 
 def _approximation(rel: Rel) -> object:
+    """`A \\approx B`: the answer is A. B is a second reading only when it is A rounded (70/9 \\approx 7.78, right for
+    a gold of 7.78 too); a "B" that is not close to A is ignored, never a second chance. `x \\approx 11` gives x."""
     k = rel.ops.index("~")
     left = Rel(rel.members[: k + 1], rel.ops[:k], rel.raws[: k + 1]) if k > 0 else rel.members[0]
-    right = rel.members[k + 1]
-    right_raw = rel.raws[k + 1]
-    if not isinstance(left, Rel) and is_label(left, rel.raws[0]):  # x \approx 11: the value given for x
+    right, right_raw = rel.members[k + 1], rel.raws[k + 1]
+    if not isinstance(left, Rel) and is_label(left, rel.raws[0]):
         return _labelled(left, rel.raws[0], right, right_raw)
     exact = meaning_of_node(left, rel.raws[0])
     value = left.members[-1] if isinstance(left, Rel) else left
-    if _close(value, right):  # 70/9 \approx 7.78: the exact value, or its rounding when the gold is that
-        label = (
-            next((m for m, r in zip(left.members, left.raws, strict=True) if is_label(m, r)), None)
-            if isinstance(left, Rel)
-            else None
-        )
-        approx = (
-            meaning_of_node(right, right_raw) if label is None else LabelledM(label_key(rel.raws[0]), ValueM(right))
-        )
-        return ReadingsM([exact, approx])
-    return exact  # an "approximation" that is not close to the value is ignored, never a second chance
+    if not _close(value, right):
+        return exact
+    rounded = meaning_of_node(right, right_raw)
+    if isinstance(exact, LabelledM):
+        rounded = LabelledM(exact.label, rounded)
+    return ReadingsM([exact, rounded])
 
 
 def _close(exact: object, approx: object) -> bool:
@@ -320,8 +316,10 @@ def _close(exact: object, approx: object) -> bool:
 
 
 def text_key(text: str) -> str:
-    text = re.sub(r"\\(?:text\w*|mbox|mathrm|mathbf|textbf)", "", text)
-    return re.sub(r"[^0-9a-z]", "", text.lower())
+    """Text compared without case, spacing, punctuation, wrappers or a leading article (`an ellipse`)."""
+    text = re.sub(r"\\(?:text\w*|mbox|mathrm|mathbf|textbf)", "", text).lower()
+    text = re.sub(r"^\W*(?:an?|the)\s+", "", text)
+    return re.sub(r"[^0-9a-z]", "", text)
 
 
 # ---- regions of the real line ---------------------------------------------------------------------------------
@@ -573,7 +571,42 @@ def _children(node: object) -> list:
 
 
 def expressions_equal(a: object, b: object) -> bool:
-    """Same value (no variables), or the same function of the variables at several points."""
+    """Same value (no variables), or the same function of the variables at several points. A variable written
+    in the other case (`3r^2` for `3R^2`) is the same variable unless the answers use both cases."""
+    if _same_function(a, b):
+        return True
+    renaming = _case_renaming(free_symbols(a), free_symbols(b))
+    return renaming is not None and _same_function(_renamed(a, renaming), b)
+
+
+def _case_renaming(pred: set[str], gold: set[str]) -> dict[str, str] | None:
+    if pred == gold or {n.lower() for n in pred} != {n.lower() for n in gold}:
+        return None
+    if len({n.lower() for n in pred}) != len(pred) or len({n.lower() for n in gold}) != len(gold):
+        return None  # one answer uses both r and R: they are different variables
+    by_lower = {n.lower(): n for n in gold}
+    return {n: by_lower[n.lower()] for n in pred}
+
+
+def _renamed(node: object, renaming: dict[str, str]) -> object:
+    if isinstance(node, Sym):
+        return Sym(renaming.get(node.name, node.name))
+    if isinstance(node, Add):
+        return Add(tuple((s, _renamed(t, renaming)) for s, t in node.terms))
+    if isinstance(node, Mul):
+        return Mul(tuple(_renamed(f, renaming) for f in node.factors))
+    if isinstance(node, Div):
+        return Div(_renamed(node.num, renaming), _renamed(node.den, renaming))
+    if isinstance(node, Pow):
+        return Pow(_renamed(node.base, renaming), _renamed(node.exp, renaming))
+    if isinstance(node, Func):
+        return Func(node.name, tuple(_renamed(x, renaming) for x in node.args))
+    if isinstance(node, Matrix):
+        return Matrix(tuple(tuple(_renamed(x, renaming) for x in row) for row in node.rows), node.env)
+    return node
+
+
+def _same_function(a: object, b: object) -> bool:
     names = sorted(free_symbols(a) | free_symbols(b))
     if not names:
         return values_equal(evaluate(a), evaluate(b))
@@ -678,7 +711,7 @@ def equivalent(p: object, g: object) -> bool:
     if isinstance(g, LabelledM) or isinstance(p, LabelledM):
         return _labelled_equal(p, g)
     if isinstance(g, EquationM) or isinstance(p, EquationM):
-        if isinstance(p, EquationM) and isinstance(g, ValueM) and not free_symbols(p.rhs) and _names(p.lhs_raw):
+        if isinstance(p, EquationM) and isinstance(g, ValueM) and _names(p.lhs_raw):
             return equivalent(meaning_of_node(p.rhs), g)  # b + c = 3.21 for a gold of 3.21: the named quantity
         return isinstance(p, EquationM) and isinstance(g, EquationM) and equations_equal(p, g)
     if isinstance(g, RegionM) or isinstance(p, RegionM):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\b")
+MAX_RUN_CHARS = 5_000  # joined boxes beyond this are not one answer (and joining them costs time)
+TEXT_FALLBACK_CHARS = 4_000  # without a box, the answer is looked for in the completion's last characters
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?")
 
 
@@ -79,9 +81,11 @@ def _connector(between: str) -> str | None:
     """How two neighbouring boxes are joined: "," (parts of one answer), "or" (alternatives), or None (the later
     box replaces the earlier). Parts are joined by a comma, "and" or nothing but punctuation, in a short stretch
     of text without words of revision ("wait", "no", "actually", ...)."""
+    if len(between) > 80:
+        return None
     rest = _JOIN_NOISE.sub(" ", between)
     lowered = [w.lower() for w in re.findall(r"[A-Za-z]+", rest)]
-    if len(between) > 80 or any(w in _REVISIONS for w in lowered):
+    if any(w in _REVISIONS for w in lowered):
         return None
     if "or" in lowered:
         return "or"
@@ -95,20 +99,20 @@ def final_box_run(text: str) -> str | None:
     found = boxes(text)
     if not found or found[-1][2] is None:
         return None
-    run = [found[-1][2]]
-    joins: list[str] = []
+    run, joins, size = [found[-1][2]], [], len(found[-1][2])
     for k in range(len(found) - 1, 0, -1):
         conn = _connector(text[found[k - 1][1] : found[k][0]])
-        if conn is None:
+        if conn is None or size > MAX_RUN_CHARS:  # a longer run is refused as an answer anyway
             break
-        run.insert(0, found[k - 1][2])
-        joins.insert(0, conn)
-    if len(run) == 1:
-        return run[0]
-    out = run[0]
+        run.append(found[k - 1][2])
+        joins.append(conn)
+        size += len(found[k - 1][2])
+    run.reverse()
+    joins.reverse()
+    parts = [run[0]]
     for conn, part in zip(joins, run[1:], strict=True):
-        out += (" \\text{ or } " if conn == "or" else ", ") + part
-    return out
+        parts.append((" \\text{ or } " if conn == "or" else ", ") + part)
+    return "".join(parts)
 
 
 def extract_boxed(text: str) -> str | None:
@@ -166,15 +170,16 @@ def extract_answer(text: str, *, fallback_last_number: bool = False, fallback_te
     """The final answer of a completion (see the module docstring), or None."""
     boxed = final_box_run(text)
     if fallback_text:
-        phrase = _final_phrase(text)
+        tail = text[-TEXT_FALLBACK_CHARS:]  # the answer is at the end; and the span search is not linear
+        phrase = _final_phrase(tail)
         found = boxes(text)
-        if phrase is not None and (boxed is None or phrase[0] > found[-1][1]):
+        if phrase is not None and (boxed is None or len(text) - len(tail) + phrase[0] > found[-1][1]):
             return phrase[1]
         if boxed is not None:
             return boxed
         if _bare_answer(text):
             return text
-        return _last_span_or_number(text, numbers=True)
+        return _last_span_or_number(tail, numbers=True)
     if boxed is not None or not fallback_last_number:
         return boxed
     found = _NUMBER.findall(text)
@@ -197,7 +202,7 @@ def gold_answer(gold: str) -> str:
         if found and found[-1][2] is None:  # a gold is not cut off: its last box lost its closing brace
             start = gold.index("{", found[-1][0])
             return gold[start + 1 :]
-    phrase = _final_phrase(gold) if len(gold) > 200 else None
+    phrase = _final_phrase(gold[-TEXT_FALLBACK_CHARS:]) if len(gold) > 200 else None
     if phrase is not None:
         return phrase[1]
     return gold

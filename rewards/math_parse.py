@@ -474,6 +474,7 @@ class Parser:
         self.i = 0
         self.depth = 0
         self.in_abs = 0
+        self.bound: set[str] = set()
 
     # -- token helpers --
     def peek(self, k: int = 0) -> Tok:
@@ -738,6 +739,9 @@ class Parser:
     def power(self) -> object:
         base = self.postfix(self.atom())
         if self.accept("punct", "^"):
+            if isinstance(base, Matrix) and (self.at("letter", "T") or self.at("cmd", "top")):
+                self.next()
+                return Func("transpose", (base,))
             exponent = self.exponent()
             node = Pow(base, exponent)
             return self.postfix(node)
@@ -878,9 +882,9 @@ class Parser:
                 name = f"{name}_{tok.text}"
             else:
                 raise ParseError("bad subscript")
-        if name == "i":
+        if name == "i" and name not in self.bound:
             return Const("i")
-        if name == "e":
+        if name == "e" and name not in self.bound:
             return Const("e")
         return Sym(name)
 
@@ -1060,7 +1064,9 @@ class Parser:
         self.expect("punct", "}")
         self.expect("punct", "^")
         high = self.exponent()
+        self.bound.add(var)  # the index is a variable even when it is called i or e
         body = self.term()
+        self.bound.discard(var)
         return Func(name, (Sym(var), low, high, body))
 
     def environment(self, env: str) -> object:

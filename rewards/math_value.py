@@ -25,7 +25,7 @@ DIGITS = 60
 MAX_BITS = 40_000  # exact integers up to ~12,000 digits; beyond that a value is not an answer
 MAX_MAGNITUDE_BITS = 10**6  # numeric values beyond 2^(10^6) are refused (their exponent alone is huge)
 MAX_FACTORIAL = 2_000
-MAX_SUM_TERMS = 10_000
+MAX_SUM_TERMS = 10_000  # terms of all sums and products in one evaluation, nested ones included
 
 Value = Fraction | mpmath.mpf | mpmath.mpc | list
 
@@ -366,6 +366,7 @@ _TRIG = {
 class _Evaluator:
     def __init__(self, env: dict[str, Value]) -> None:
         self.env = env
+        self.terms_left = MAX_SUM_TERMS
 
     def eval(self, node: object) -> Value:
         method = getattr(self, "_" + type(node).__name__, None)
@@ -434,6 +435,8 @@ class _Evaluator:
         if name == "ratio":
             raise EvalError("a ratio is not a number")
         args = [self.eval(a) for a in node.args]
+        if name == "transpose" and isinstance(args[0], list):
+            return [list(col) for col in zip(*args[0], strict=True)]
         if any(isinstance(a, list) for a in args):
             raise EvalError(f"{name} of a matrix")
         if name == "sqrt":
@@ -471,7 +474,8 @@ class _Evaluator:
         lo, hi = self.eval(low), self.eval(high)
         if not (_exact(lo) and _exact(hi) and lo.denominator == 1 and hi.denominator == 1):
             raise EvalError("symbolic bounds")
-        if hi - lo > MAX_SUM_TERMS:
+        self.terms_left -= max(0, int(hi - lo) + 1)
+        if self.terms_left < 0:
             raise TooLarge("too many terms")
         total: Value = Fraction(0) if node.name == "sum" else Fraction(1)
         saved = self.env.get(var.name)

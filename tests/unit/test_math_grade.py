@@ -397,11 +397,19 @@ def _refused(prediction, gold, **kwargs) -> Verdict:
         ("\\boxed{5}" + " and more text" * 80_000, "6", ""),
         ("\\boxed{5}", "\\frac{1}{", "unreadable"),
         ("\\boxed{\\sum_{k=1}^{10^{12}} k}", "1", "too large"),
+        ("\\boxed{\\sum_{i=1}^{1000}\\sum_{j=1}^{1000} ij}", "1", "too large"),
+        ("\\boxed{1}" * 100_000, "1", "longer than"),
     ],
 )
 def test_bad_input_is_false_with_a_reason(prediction, gold, reason_part):
     verdict = _refused(prediction, gold)
     assert reason_part in verdict.reason
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("text", ["\\(" * 300_000, "$" * 1_000_000, "Final answer: $" * 60_000, "\\boxed{" * 200_000])
+def test_pathological_text_for_the_text_fallback(text):
+    _refused(text, "5", fallback_text=True, fallback_last_number=True)
 
 
 def test_a_correct_answer_in_a_1mb_completion_is_still_found():
