@@ -141,7 +141,10 @@ def _compare(answer: str, gold: str) -> tuple[bool, str]:
 
 
 def _compact(text: str) -> str:
-    return re.sub(r"\s+", "", normalize(text))
+    """The answer as written, without the spaces that separate nothing: `x = 5` and `x=5` are one string, but
+    `2 3` and `23` are not (a space between two digits or letters may matter)."""
+    spaced = re.sub(r"\s+", " ", normalize(text))
+    return re.sub(r"(?<![0-9A-Za-z]) | (?![0-9A-Za-z])", "", spaced)
 
 
 @lru_cache(maxsize=4096)

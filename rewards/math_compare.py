@@ -79,6 +79,7 @@ class BaseM:
 @dataclass
 class TextM:
     key: str
+    words: tuple = ()
 
 
 @dataclass
@@ -176,7 +177,11 @@ def _combine(metas: list, connectors: list) -> object:
     if all(isinstance(m, RegionM) for m in metas):
         result = metas[0]
         for m, conn in zip(metas[1:], connectors, strict=True):
-            result = region_intersection(result, m) if conn == "and" else region_union(result, m)
+            both = region_intersection(result, m)
+            # "and" is where both hold, "or" where either does; a comma lists conditions that hold together
+            # (0 < x < 36, x \ne 9) unless they cannot (x < 2, x > 3 lists the pieces of a union)
+            together = conn == "and" or (conn == "," and both.pieces)
+            result = both if together else region_union(result, m)
         return result
     alternatives = "or" in connectors
     labelled = [m for m in metas if isinstance(m, LabelledM)]
@@ -196,7 +201,7 @@ def _combine(metas: list, connectors: list) -> object:
 def meaning_of_item(item: Item) -> object:
     node = item.node
     if isinstance(node, Text):
-        return TextM(text_key(" ".join(node.words)))
+        return TextM(text_key(" ".join(node.words)), _words(" ".join(node.words)))
     m = meaning_of_node(node, item.raw)
     if item.percent:
         if isinstance(m, ValueM):
@@ -219,7 +224,7 @@ def meaning_of_node(node: object, raw: str = "") -> object:
     if isinstance(node, Func) and node.name == "ratio":
         return RatioM(node.args)
     if isinstance(node, Text):
-        return TextM(text_key(" ".join(node.words)))
+        return TextM(text_key(" ".join(node.words)), _words(" ".join(node.words)))
     if has_plus_minus(node):
         return ManyM([ValueM(n, raw=raw) for n in expand_plus_minus(node)], "set")
     return ValueM(node, raw=raw)
@@ -227,6 +232,14 @@ def meaning_of_node(node: object, raw: str = "") -> object:
 
 def sequence_meaning(seq: Seq) -> object:
     items = [meaning_of_item(i) for i in seq.items]
+    if seq.separator == "|":  # set-builder: where every condition holds
+        regions = [m if isinstance(m, RegionM) else None for m in items]
+        if any(r is None for r in regions):
+            raise Refused("a set-builder condition that is not about one unknown")
+        result = regions[0]
+        for r in regions[1:]:
+            result = region_intersection(result, r)
+        return result
     if seq.open in (r"\{", "{"):
         flat = []
         for m in items:
@@ -707,7 +720,7 @@ def equivalent(p: object, g: object) -> bool:
     if isinstance(p, ReadingsM):
         return any(equivalent(option, g) for option in p.options)
     if isinstance(g, TextM) or isinstance(p, TextM):
-        return _text(p) is not None and _text(p) == _text(g)
+        return _texts_equal(p, g)
     if isinstance(g, LabelledM) or isinstance(p, LabelledM):
         return _labelled_equal(p, g)
     if isinstance(g, EquationM) or isinstance(p, EquationM):
@@ -735,6 +748,25 @@ def _text(m: object) -> str | None:
     if isinstance(m, ValueM):
         return text_key(m.raw)
     return None
+
+
+# nouns that name what kind of answer a word is: "even function" answers "even", "east direction" answers "east"
+CATEGORY_NOUNS = {"function", "direction", "shape", "curve", "conic", "graph", "figure"}
+
+
+def _texts_equal(p: object, g: object) -> bool:
+    if _text(p) is not None and _text(p) == _text(g):
+        return True
+    if not (isinstance(p, TextM) and isinstance(g, TextM)) or not g.words:
+        return False
+    extra = p.words[len(g.words) :]
+    return p.words[: len(g.words)] == g.words and bool(extra) and all(w in CATEGORY_NOUNS for w in extra)
+
+
+def _words(text: str) -> tuple:
+    text = re.sub(r"\\(?:text\w*|mbox|mathrm|mathbf|textbf)", "", text).lower()
+    words = re.findall(r"[0-9a-z]+", text)
+    return tuple(words[1:] if words and words[0] in ("a", "an", "the") else words)
 
 
 def _labelled_equal(p: object, g: object) -> bool:

@@ -162,6 +162,7 @@ _SIZING = re.compile(
 _SPACES = re.compile(r"(?<!\\)\\(?:quad|qquad|enspace|thinspace|medspace|thickspace|hfill|hspace\*?\{[^{}]*\}|[ ,;:>])")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}")
 _THOUSANDS_THIN = re.compile(r"(?<=\d)(?:\\,|\\!|\\ |\{,\}|,\\!)\s*(?=\d{3}(?!\d))")
+_DEGREES_O = re.compile(r"(?<=\d)\s*\^\s*(?:\{\s*o\s*\}|o(?![A-Za-z]))")  # 30^o: a degree sign typed as o
 _THOUSANDS_BRACE = re.compile(r"(?<=\d)\s*\{\s*,\s*\}\s*(?=\d{3}(?!\d))")
 _BARE_ENV = re.compile(r"(?<![\\A-Za-z])(begin|end)\{([a-zA-Z]*matrix|array)\}")
 _DELIMS = re.compile(r"\\[()\[\]]|\$")
@@ -172,7 +173,9 @@ def normalize(text: str) -> str:
     math delimiters, thousands spacing (`10,\\!080`, `10{,}080`, `10\\,080`), doubled backslashes."""
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], text)
     s = _DOUBLED.sub(r"\\", s)
-    s = s.replace(r"\$", " ").replace(r"\%", "%")
+    s = s.replace(r"\$", " ").replace(r"\%", "%").replace(r"\lbrace", r"\{").replace(r"\rbrace", r"\}")
+    s = s.replace(r"\lbrack", "[").replace(r"\rbrack", "]").replace(r"\lvert", "|").replace(r"\rvert", "|")
+    s = _DEGREES_O.sub(" ", s)
     s = _THOUSANDS_BRACE.sub(",", _THOUSANDS_THIN.sub(",", s)).replace("{,}", ",").replace(r",\!", ",")
     s = s.replace(r"\{", "\x01").replace(r"\}", "\x02")
     s = _DEGREES.sub(" ", s)
@@ -739,9 +742,9 @@ class Parser:
     def power(self) -> object:
         base = self.postfix(self.atom())
         if self.accept("punct", "^"):
-            if isinstance(base, Matrix) and (self.at("letter", "T") or self.at("cmd", "top")):
+            if isinstance(base, Matrix | Seq) and (self.at("letter", "T") or self.at("cmd", "top")):
                 self.next()
-                return Func("transpose", (base,))
+                return Func("transpose", (base,)) if isinstance(base, Matrix) else base  # a vector either way
             exponent = self.exponent()
             node = Pow(base, exponent)
             return self.postfix(node)
@@ -775,6 +778,8 @@ class Parser:
                 node = Func("fact", (node,))
             elif self.at("punct", "'"):
                 raise Unsupported("primes")
+            elif self.at("punct", "_") and isinstance(node, Num) and not node.decimal:
+                node = self.base_number(node.text)  # (52)_8
             else:
                 return node
 
@@ -823,6 +828,17 @@ class Parser:
         ):
             self.next()
             text += "," + self.next().text
+        while (  # 10 080 and 1 000 000: thousands separated by spaces, outside brackets
+            self.bracket_depth == 0
+            and "," not in text
+            and "." not in text
+            and self.at("num")
+            and self.peek().space
+            and re.fullmatch(r"\d{3}(?:\.\d+)?", self.peek().text)
+            and re.fullmatch(r"\d{1,3}(?: \d{3})*", text)
+        ):
+            text += " " + self.next().text
+        text = text.replace(" ", "")
         node = _number(text.replace(",", ""))
         if self.at("punct", "_"):
             return self.base_number(text)
@@ -919,6 +935,8 @@ class Parser:
 
     def bracketed(self, open_: str) -> object:
         close = _OPEN[open_]
+        if open_ == r"\{" and self._set_builder_ahead():
+            return self.set_builder()
         self.bracket_depth += 1
         items, sep = [], ","
         if not (self.at("punct", close) or (open_ in "([" and self.at("punct", ")" if open_ == "[" else "]"))):
@@ -936,6 +954,23 @@ class Parser:
         if len(items) == 1 and (open_, tok.text) in (("(", ")"), ("[", "]")) and not items[0].percent:
             return items[0].node  # parentheses
         return Seq(open_, tok.text, tuple(items), sep)
+
+    def _set_builder_ahead(self) -> bool:
+        """`\\{x \\mid x > 3\\}`, `\\{x : x > 3\\}`, `\\{x | x > 3\\}`: a variable, then a bar or colon."""
+        tok, bar = self.peek(), self.peek(1)
+        return tok.kind == "letter" and (
+            (bar.kind == "punct" and bar.text in ("|", ":")) or (bar.kind == "cmd" and bar.text in ("mid", "colon"))
+        )
+
+    def set_builder(self) -> Seq:
+        """The conditions of a set-builder set, as items joined by "and" (the set is where all of them hold)."""
+        self.next()
+        self.next()
+        conditions = [self.bracket_item()]
+        while self.accept("punct", ",") or (self.at("word") and self.peek().text.lower() == "and" and self.next()):
+            conditions.append(self.bracket_item())
+        self.expect("punct", r"\}")
+        return Seq(r"\{", r"\}", tuple(conditions), "|")
 
     def bracket_item(self) -> Item:
         start = self.i
@@ -1155,4 +1190,8 @@ def parse_answer(text: str) -> Answer:
     if not clean:
         raise ParseError("empty answer")
     toks = tokenize(clean)
+    while toks and toks[-1].kind == "punct" and toks[-1].text in (".", ",", ";"):
+        toks.pop()  # `5\text{.}`, `1, 2,`: punctuation that ends a sentence, not the answer
+    if not toks:
+        raise ParseError("empty answer")
     return Parser(clean, toks).answer()

@@ -231,6 +231,33 @@ DECIMALS_DIFFERENT = [
     ("\\frac{1}{3}", "0.33"),
     ("0 \\approx 1", "1"),
 ]
+NOTATION_DETAILS = [
+    ("\\{y \\mid y \\le 0\\}", "(-\\infty, 0]"),
+    ("\\{x : x > 3\\}", "(3,\\infty)"),
+    ("0 < x < 36, x \\neq 9", "(0,9)\\cup(9,36)"),  # a comma lists conditions that hold together
+    ("x < 2, x > 3", "(-\\infty,2)\\cup(3,\\infty)"),  # ... unless they cannot
+    ("(0, 36) \\setminus \\{9\\}", "(0,9)\\cup(9,36)"),
+    ("(52)_8", "52_8"),
+    ("30^o", "30^\\circ"),
+    ("\\lbrace 1, 2 \\rbrace", "\\{2, 1\\}"),
+    ("10 080", "10080"),
+    ("\\frac13\\text{.}", "\\frac13"),
+    ("\\text{even function}", "\\text{even}"),
+    ("\\text{an ellipse}", "\\text{ellipse}"),
+    ("\\text{The answer is } 5", "5"),
+    ("\\text{Answer: } 5", "5"),
+    ("3r^2", "3R^2"),
+    ("\\begin{pmatrix} 1 & 2 \\end{pmatrix}^T", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"),
+    ("1 +- \\sqrt{19}", "1 \\pm \\sqrt{19}"),
+    ("a+b+c+d+e+f = 2k", "2k"),
+]
+NOTATION_DETAILS_DIFFERENT = [
+    ("2 3", "23"),
+    ("\\text{even or odd}", "\\text{even}"),
+    ("\\text{The answer is at least } 5", "5"),
+    ("x + 1 = 5", "5"),  # an equation still to solve, not a named quantity
+    ("3r^2 + R", "3R^2 + R"),  # an answer that uses both cases keeps them apart
+]
 TIMES = [
     ("12:00", "12:00", True),
     ("1:00", "12:00", False),
@@ -284,6 +311,16 @@ def test_equivalent_labels_units_matrices_decimals(prediction, gold):
     + DECIMALS_DIFFERENT,
 )
 def test_different(prediction, gold):
+    assert not grade(boxed(prediction), gold)
+
+
+@pytest.mark.parametrize(("prediction", "gold"), NOTATION_DETAILS)
+def test_notation_details(prediction, gold):
+    assert grade(boxed(prediction), gold)
+
+
+@pytest.mark.parametrize(("prediction", "gold"), NOTATION_DETAILS_DIFFERENT)
+def test_notation_details_that_change_the_answer(prediction, gold):
     assert not grade(boxed(prediction), gold)
 
 
