@@ -246,11 +246,16 @@ def sequence_meaning(seq: Seq) -> object:
             flat += m.items if isinstance(m, ManyM) and m.kind == "set" else [m]
         # `\{1, 2\}` is a set; `{1, 2}` (TeX braces) is a list: a set, or a tuple in the order written
         return ManyM(flat, "set" if seq.open == r"\{" else "list")
+    mixed = (seq.open, seq.close) in (("(", "]"), ("[", ")"))
     if seq.open in ("(", "[") and len(items) == 2 and (seq.open, seq.close) != ("(", ")"):
         region = _interval(seq)
         if region is not None:
             return region
+        if mixed:
+            raise Refused("half-open brackets around something that is not an interval")
         return ManyM(items, "tuple")
+    if mixed:
+        raise Refused("half-open brackets around something that is not an interval")
     if (seq.open, seq.close) == ("(", ")") and len(items) == 2:
         return ManyM(items, "pair")
     return ManyM(items, "tuple")

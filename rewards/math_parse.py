@@ -245,7 +245,7 @@ ACCENTS = {
 TRANSPARENT = {"boxed", "fbox", "displaystyle", "mathstrut", "phantom"}
 RELATIONS = {
     "le": "<=", "leq": "<=", "leqslant": "<=", "lt": "<", "ge": ">=", "geq": ">=", "geqslant": ">=", "gt": ">",
-    "ne": "!=", "neq": "!=", "approx": "~", "simeq": "~", "equiv": "=", "in": "in", "eq": "=",
+    "ne": "!=", "neq": "!=", "approx": "~", "simeq": "~", "sim": "~", "equiv": "=", "in": "in", "eq": "=",
 }  # fmt: skip
 UNSUPPORTED = {"int", "iint", "oint", "lim", "liminf", "limsup", "partial", "nabla", "det", "mod", "bmod"}
 KNOWN_CMDS = (

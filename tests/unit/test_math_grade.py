@@ -154,6 +154,8 @@ SETS_AND_TUPLES_DIFFERENT = [
     ("1, 2", "1, 2, 3"),
     ("(3,4),(1,2)", "(4,3),(1,2)"),
     ("(1,2)", "[1,2]"),
+    ("[6,31,-1)", "(6,31,-1)"),  # half-open brackets make an interval or nothing
+    ("[8, -2)", "(8,-2)"),
 ]
 LABELLED = [
     ("(3,2)", "(p,q)=(3,2)"),
@@ -283,6 +285,7 @@ HEDGES = [
     ("\\text{no more than } 12", "12"),
     ("5 \\text{ or } 5.5", "5"),
     ("\\text{not } 5", "5"),
+    ("\\sim 0", "0"),
 ]
 
 
