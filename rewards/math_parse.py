@@ -372,11 +372,15 @@ def tokenize(text: str, textual: bool = False) -> list[Tok]:
 
 
 def _letter_run(word: str, space: bool, textual: bool, pos: int) -> list[Tok]:
+    """A run of letters: a word (`or`, `cm`, `Evelyn`, anything in \\text{}), plain-text names (`sqrt`, `pi`),
+    or single-letter variables (`ab` is a*b)."""
     lower = word.lower()
+    if word == "in" and not textual:  # `x in [1, 2]` (in \\text{ in}, the unit)
+        return [Tok("cmd", "in", space, textual, pos)]
     if textual and len(word) > 1:
         return [Tok("word", word, space, True, pos)]
     natural = word.islower() or (word[0].isupper() and word[1:].islower())  # `or`, `Even`; not `NO`, `AB`
-    if len(word) > 1 and natural and (lower in WORDS or lower in UNITS) and lower not in ("in",):
+    if len(word) > 1 and natural and (lower in WORDS or lower in UNITS):
         return [Tok("word", word, space, textual, pos)]
     if len(word) >= 4 and word[0].isupper() and word[1:].islower():  # `Plane`, `Evelyn`: a word, not E*v*e*l*y*n
         return [Tok("word", word, space, textual, pos)]
@@ -394,8 +398,6 @@ def _letter_run(word: str, space: bool, textual: bool, pos: int) -> list[Tok]:
             out.append(Tok("letter", rest[0], space and first, textual, pos))
             rest = rest[1:]
         first = False
-    if word == "in":  # `x in [1, 2]`
-        return [Tok("cmd", "in", space, textual, pos)]
     return out
 
 
@@ -477,7 +479,8 @@ class Parser:
         self.i = 0
         self.depth = 0
         self.in_abs = 0
-        self.bound: set[str] = set()
+        self.bound: set[str] = set()  # summation indices: `i` and `e` there are variables, not constants
+        self.bracket_depth = 0  # inside ( [ \{: a comma separates items, never thousands
 
     # -- token helpers --
     def peek(self, k: int = 0) -> Tok:
@@ -855,8 +858,6 @@ class Parser:
             return Num(node.value * Fraction(10) ** exp, text, True) if abs(exp) < 400 else node
         return node
 
-    bracket_depth = 0
-
     def base_number(self, digits: str) -> object:
         self.expect("punct", "_")
         tok = self.peek()
@@ -905,7 +906,7 @@ class Parser:
         return Sym(name)
 
     def group(self) -> object:
-        """`{...}`: a TeX group, read as one expression (with relations, for `\\frac{a=b}{c}` we do not care)."""
+        """`{...}`: a TeX group, one expression; a comma inside it may separate thousands (`\\frac{20,000}{\\pi}`)."""
         self.expect("punct", "{")
         saved, self.bracket_depth = self.bracket_depth, 0
         node = self.relation()

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from functools import lru_cache
 
 import mpmath
 
-from rewards.math_parse import Add, Base, Const, Div, Func, Matrix, Mul, Num, ParseError, Pow, Sym, Unsupported
+from rewards.math_parse import Add, Base, Const, Div, Func, Matrix, Mul, Num, Pow, Sym, Unsupported
 
 DIGITS = 60
 MAX_BITS = 40_000  # exact integers up to ~12,000 digits; beyond that a value is not an answer
@@ -38,15 +37,14 @@ class TooLarge(EvalError):
     """Evaluating this would build a number too large to compute with."""
 
 
-@lru_cache(maxsize=8)
-def context(digits: int = DIGITS) -> mpmath.ctx_mp.MPContext:
+def _context(digits: int) -> mpmath.ctx_mp.MPContext:
+    """A private mpmath context: its precision is ours, whatever other code in the process does with mpmath.mp."""
     ctx = mpmath.MPContext()
     ctx.dps = digits
     return ctx
 
 
-MP = context()
-ONE_THIRD = Fraction(1, 3)
+MP = _context(DIGITS)
 
 
 def evaluate(node: object, env: dict[str, Value] | None = None) -> Value:
@@ -545,16 +543,8 @@ def _log(args: list[Value], name: str) -> Value:
         if base in (0, 1):
             raise EvalError("bad logarithm base")
         return MP.log(x) / MP.log(base)
-    return MP.log(x) if name == "ln" else MP.log(x) / MP.log(10) if name in ("log", "lg") else MP.log(x)
+    # \\log without a base is base 10 here, as in latex2sympy and competition problems; \\ln is natural
+    return MP.log(x) if name == "ln" else MP.log(x) / MP.log(10)
 
 
-__all__ = [
-    "Base",
-    "EvalError",
-    "ParseError",
-    "TooLarge",
-    "evaluate",
-    "expand_plus_minus",
-    "free_symbols",
-    "values_equal",
-]
+__all__ = ["MP", "EvalError", "TooLarge", "evaluate", "expand_plus_minus", "free_symbols", "values_equal"]
