@@ -1,91 +1,111 @@
-"""Run a function in a persistent helper process that is killed if it overruns its time limit.
+"""A time limit for a block of Python code, in the calling thread, without a helper process or a signal.
 
-Why a process and not `signal.alarm`: sympy evaluates `9^{9^{9^{9}}}` inside CPython's big-integer C code,
-where no signal handler runs until it returns (which can be hours), and an alarm only works in the main
-thread. A process can always be killed. The helper is started once and reused, so a call costs a pipe round
-trip (tens of microseconds) plus the work; after a timeout it is killed and a fresh one starts on the next
-call. It also caps its own address space, so a memory bomb fails inside it instead of the caller.
+    with time_limit(2.0):
+        slow_sympy_call()          # raises TimeLimitExceeded in this thread after 2 s
+
+Why this design: a helper process cannot be started from a daemonic `multiprocessing.Pool` worker, re-imports
+guard-less scripts under spawn/forkserver and breaks under `python -`; `signal.alarm` works only in the main
+thread. Instead one daemon watchdog thread per process (started on first use, restarted after a fork) raises
+the exception in the thread that overran, with `PyThreadState_SetAsyncExc`. Like a signal, it is delivered
+between two bytecodes: it cannot interrupt one long C call (CPython's big-integer power), which is why the
+math verifier checks sizes before it computes (`rewards.math_value`); what it does interrupt is any amount of
+Python-level work, such as sympy's simplification loops. In training, the `RewardPool` also runs every reward
+call in a killable worker process with its own per-call limit.
 """
 
 from __future__ import annotations
 
-import importlib
-import multiprocessing
+import contextlib
+import ctypes
+import heapq
+import itertools
 import os
-import resource
-from multiprocessing.connection import Connection
-from typing import Any
-
-MEMORY_LIMIT_BYTES = 2 * 1024**3
-
-
-def _serve(conn: Connection, parent_pid: int, memory_limit: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-    functions: dict[str, Any] = {}
-    while True:
-        if not conn.poll(1.0):
-            if os.getppid() != parent_pid:  # the caller died (even by SIGKILL): do not linger
-                return
-            continue
-        try:
-            ref, args = conn.recv()
-        except EOFError:
-            return
-        try:
-            if ref not in functions:
-                module, _, name = ref.partition(":")
-                functions[ref] = getattr(importlib.import_module(module), name)
-            conn.send((True, functions[ref](*args)))
-        except BaseException as exc:  # report, keep serving: one bad input must not kill the helper
-            conn.send((False, f"{type(exc).__name__}: {exc}"[:500]))
+import threading
+import time
+from collections.abc import Iterator
 
 
 class TimeLimitExceeded(Exception):
-    """The call did not finish in time; the helper process was killed."""
+    """The block did not finish within its time limit."""
 
 
-class Sidecar:
-    """A killable helper process running `module:function` calls one at a time."""
+class _Watchdog:
+    def __init__(self) -> None:
+        self._ids = itertools.count()
+        self.reset()
 
-    def __init__(self, memory_limit: int = MEMORY_LIMIT_BYTES) -> None:
-        self.memory_limit = memory_limit
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._conn: Connection | None = None
+    def reset(self) -> None:
+        """Fresh state (also in a forked child, where the parent's watchdog thread does not exist)."""
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._heap: list[tuple[float, int, dict]] = []
+        self._thread: threading.Thread | None = None
 
-    def _start(self) -> Connection:
-        # forkserver: never fork the caller, which may hold threads (torch, pebble) and a large heap.
-        ctx = multiprocessing.get_context("forkserver")
-        parent, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve, args=(child, os.getpid(), self.memory_limit), daemon=True)
-        self._process.start()
-        child.close()
-        self._conn = parent
-        return parent
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="rlvr-time-limit", daemon=True)
+            self._thread.start()
 
-    def call(self, ref: str, *args: Any, timeout_s: float) -> Any:
-        """`module:function(*args)` in the helper; raises TimeLimitExceeded or RuntimeError (its exception)."""
-        conn = self._conn if self._process is not None and self._process.is_alive() else self._start()
-        try:
-            conn.send((ref, args))
-            ready = conn.poll(timeout_s)
-        except (BrokenPipeError, EOFError, OSError):
-            ready = False
-        if not ready:
-            self.kill()
-            raise TimeLimitExceeded(f"{ref} took longer than {timeout_s}s")
-        try:
-            ok, value = conn.recv()
-        except EOFError:  # the helper died (e.g. its memory limit): start a new one next time
-            self.kill()
-            raise RuntimeError(f"{ref}: helper process died") from None
-        if not ok:
-            raise RuntimeError(value)
-        return value
+    def arm(self, seconds: float) -> dict:
+        token = {"thread": threading.get_ident(), "done": False, "fired": False}
+        deadline = time.monotonic() + seconds
+        with self._lock:
+            self._ensure_thread()
+            earliest = self._heap[0][0] if self._heap else None
+            heapq.heappush(self._heap, (deadline, next(self._ids), token))
+            if earliest is None or deadline < earliest:
+                # wake the watchdog only when it sleeps past this deadline: a wake-up costs this thread the GIL
+                # for up to a switch interval (5 ms), which would be most of a fast grading
+                self._wake.notify()
+        return token
 
-    def kill(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.join(timeout=5)
-        if self._conn is not None:
-            self._conn.close()
-        self._process, self._conn = None, None
+    def disarm(self, token: dict) -> None:
+        with self._lock:
+            token["done"] = True
+            if token["fired"]:  # raised already, or still pending: make sure it cannot escape later
+                _set_async_exc(token["thread"], None)
+
+    def _run(self) -> None:
+        with self._lock:
+            while True:
+                while self._heap and self._heap[0][2]["done"]:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                deadline, _, token = self._heap[0]
+                now = time.monotonic()
+                if now < deadline:
+                    self._wake.wait(deadline - now)
+                    continue
+                heapq.heappop(self._heap)
+                if not token["done"]:
+                    token["fired"] = True
+                    _set_async_exc(token["thread"], TimeLimitExceeded)
+
+
+def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc else None)
+
+
+_WATCHDOG = _Watchdog()
+if hasattr(os, "register_at_fork"):  # POSIX: a forked child has no watchdog thread and maybe a held lock
+    os.register_at_fork(after_in_child=_WATCHDOG.reset)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise TimeLimitExceeded in this thread if the block runs longer than `seconds` (None: no limit)."""
+    if seconds is None:
+        yield
+        return
+    token = _WATCHDOG.arm(seconds)
+    try:
+        yield
+    except TimeLimitExceeded:
+        _WATCHDOG.disarm(token)
+        raise
+    finally:
+        _WATCHDOG.disarm(token)
+    if token["fired"]:  # delivered after the block's last bytecode: still a timeout
+        raise TimeLimitExceeded(f"took longer than {seconds} s")
