@@ -63,10 +63,15 @@ class DataConfig:
     system_prompt: str | None = None  #: system message for template=chat
     shuffle: bool = True  #: shuffle once per epoch with the run seed (False: file order, as the book)
     limit: int | None = None  #: use only the first N rows
+    max_prompt_tokens: int | None = None  #: drop rows whose rendered prompt is longer (verl's filter_overlong_prompts)
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 0:
             raise ConfigError(f"data.limit must be >= 0 (or null for all rows), got {self.limit}")
+        if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
+            raise ConfigError(
+                f"data.max_prompt_tokens must be >= 1 (or null to keep every row), got {self.max_prompt_tokens}"
+            )
 
 
 @dataclass

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,8 @@ from rlvr.checkpoint import (
     rng_state,
     set_rng_state,
 )
-from rlvr.config import TrainConfig
-from rlvr.data import PromptSampler, load_samples
+from rlvr.config import DataConfig, TrainConfig
+from rlvr.data import PromptSampler, Sample, load_samples
 from rlvr.errors import ConfigError, StorageError, TrainingStopped
 from rlvr.evaluate import EvalResult
 from rlvr.faults import Faults
@@ -227,6 +228,31 @@ def _load_learner(cfg: TrainConfig, faults: Faults | None = None) -> Learner:
     return Learner(cfg, load_model(cfg.model, device), device, faults)
 
 
+def _prompt_lengths(tokenizer, samples: list[Sample]) -> list[int]:
+    return [len(ids) for ids in encode_prompts(tokenizer, [s.prompt for s in samples])]
+
+
+def _drop_long_prompts(data: DataConfig, tokenizer, samples: list[Sample], what: str) -> list[Sample]:
+    """`data.max_prompt_tokens`: rows whose rendered prompt is longer are left out, as verl's
+    `filter_overlong_prompts` does, and how many is said once; a limit that leaves nothing is an error."""
+    if data.max_prompt_tokens is None or not samples:
+        return samples
+    lengths = _prompt_lengths(tokenizer, samples)
+    kept = [s for s, n in zip(samples, lengths, strict=True) if n <= data.max_prompt_tokens]
+    if not kept:
+        raise ConfigError(
+            f"{what}.max_prompt_tokens={data.max_prompt_tokens} drops every prompt of {data.path!r} "
+            f"(the shortest has {min(lengths)} tokens)"
+        )
+    if len(kept) < len(samples):
+        print(
+            f"{what}: left out {len(samples) - len(kept)} of {len(samples)} prompts longer than "
+            f"{data.max_prompt_tokens} tokens",
+            file=sys.stderr,
+        )
+    return kept
+
+
 def _check_prompt_lengths(cfg: TrainConfig, tokenizer, train_samples: list, eval_samples: list) -> None:
     """With vLLM, a prompt plus its generation budget must fit the engine's context (`rollout.max_model_len`):
     checked now, once, instead of completions cut short or an engine that fails mid-run."""
@@ -241,13 +267,15 @@ def _check_prompt_lengths(cfg: TrainConfig, tokenizer, train_samples: list, eval
     ):
         if not samples:
             continue
-        lengths = [len(ids) for ids in encode_prompts(tokenizer, [s.prompt for s in samples])]
+        lengths = _prompt_lengths(tokenizer, samples)
         longest = max(range(len(lengths)), key=lengths.__getitem__)
         if lengths[longest] + budget > limit:
+            data = "data" if what == "rollout" else "eval.data"
             raise ConfigError(
                 f"prompt {samples[longest].id!r} has {lengths[longest]} tokens; with {what}.max_tokens={budget} it "
                 f"needs {lengths[longest] + budget} > rollout.max_model_len={limit}: raise rollout.max_model_len, "
-                f"lower {what}.max_tokens, or drop long prompts from the data"
+                f"lower {what}.max_tokens, or leave long prompts out with {data}.max_prompt_tokens="
+                f"{max(limit - budget, 1)}"
             )
 
 
@@ -273,8 +301,10 @@ def _setup(cfg: TrainConfig):
     factory.check(cfg)
     _resume_source(cfg)
     tokenizer = _start_process(cfg)
-    train_samples = load_samples(cfg.data, tokenizer)
-    eval_samples = load_samples(cfg.eval.data, tokenizer) if cfg.eval.enabled else []
+    train_samples = _drop_long_prompts(cfg.data, tokenizer, load_samples(cfg.data, tokenizer), "data")
+    eval_samples = []
+    if cfg.eval.enabled:
+        eval_samples = _drop_long_prompts(cfg.eval.data, tokenizer, load_samples(cfg.eval.data, tokenizer), "eval.data")
     _check_prompt_lengths(cfg, tokenizer, train_samples, eval_samples)
     return faults, tokenizer, train_samples, eval_samples, specs
 
@@ -369,7 +399,7 @@ def evaluate_only(cfg: TrainConfig) -> EvalResult:
     run_dir = Path(cfg.run_dir)
     specs = specs_from_config(cfg.reward)
     tokenizer = _start_process(cfg)
-    samples = load_samples(cfg.eval.data, tokenizer)
+    samples = _drop_long_prompts(cfg.eval.data, tokenizer, load_samples(cfg.eval.data, tokenizer), "eval.data")
     _check_prompt_lengths(cfg, tokenizer, [], samples)
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(RewardPool(specs, cfg.reward_workers))

@@ -38,9 +38,10 @@ The script checks that both really ran that shape (steps logged, completions per
 steps per framework: the two sample different completions, so similar lengths show the work was comparable.
 
 Differences that remain (the per-step ones are part of what is measured; the fixed ones cancel):
-- per step, rlvr's HF engine (as of this script) does a no-grad forward after `generate` for the sampling log-probs,
-  and a small forward on 8 sequences after the update for `learn/update_kl`; TRL does neither (its old log-probs
-  are the training forward's own, detached, when generation and update are aligned as here).
+- per step, rlvr computes `learn/update_kl` (a no-grad forward on one micro-batch after the update) when the
+  collapse monitor's kl_spike rule is on, as it is by default; TRL has no such check. Neither side runs a
+  separate forward for the sampling log-probs: rlvr's HF engine keeps them from generation, TRL takes the
+  training forward's own, detached, when generation and update are aligned as here.
 - rlvr scores in a reward worker process (`reward_workers=1`, a pebble pool), TRL calls the function inline.
 - rlvr runs its collapse monitor every step, writes samples.jsonl and run_state.json each step, saves a step-0
   checkpoint and plots metrics.png at the end (fixed, cancel); a monitor rollback would change the work, so it

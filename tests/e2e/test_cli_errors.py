@@ -101,10 +101,12 @@ CONFIG_ERRORS = [
     ("reward.math.weight=abc", "weight"),
     ("eval.temperature=-0.5", "eval.temperature must be >= 0"),
     ("data.limit=-1", "data.limit must be >= 0"),
+    ("data.max_prompt_tokens=0", "data.max_prompt_tokens must be >= 1"),
+    ("data.max_prompt_tokens=1", "data.max_prompt_tokens=1 drops every prompt"),
     ("rollout.top_k=-1", "rollout.top_k must be >= 0"),
     ("rollout.temperature=0", "rollout.temperature=0 makes the 4 rollouts of a group identical"),
     ("eval.n=4 eval.temperature=0", "greedy decoding gives 4 identical samples"),
-    ("rollout=vllm rollout.max_model_len=40", "needs"),
+    ("rollout=vllm rollout.max_model_len=40", "leave long prompts out with data.max_prompt_tokens=16"),
     ("resume=auto overwrite=true", "overwrite=true deletes run_dir first"),
     ("resume=/no/such/checkpoint", "not a checkpoint directory"),
 ]

@@ -106,9 +106,10 @@ def test_rollbacks_and_wall_clock_survive_a_crash_and_a_resume(tiny_model_dir, t
     assert resume["rollbacks"] == 1
     state = json.loads((tmp_path / "run_state.json").read_text())
     assert state["rollbacks"] == 2 and len(state["segments"]) == 2
-    # wall clock of both processes, not only the last one (each segment starts after the imports)
-    wall = sum(end - start for start, end in state["segments"])
-    assert second_s < wall < first_s + second_s
+    # the wall clock of each process is kept, the killed one's up to its last step (a segment starts after the
+    # imports, so it is shorter than its process: by how much depends on the machine)
+    (first, second) = [end - start for start, end in state["segments"]]
+    assert 0 < first < first_s and 0 < second < second_s
 
 
 def test_summary_wall_clock_sums_the_segments_of_a_resumed_run(tiny_model_dir, tmp_path):

@@ -124,3 +124,22 @@ def test_remapped_keys_win_over_a_decoy_column(tmp_path):
     from rewards.math import math_accuracy
 
     assert math_accuracy("so \\boxed{5}", seen) == 1.0
+
+
+class WordTokenizer:
+    """One token per word: prompt lengths known by construction."""
+
+    bos_token = None
+
+    def __call__(self, text, add_special_tokens=True):
+        return {"input_ids": list(range(len(text.split())))}
+
+
+def test_max_prompt_tokens_leaves_out_longer_prompts_and_says_how_many(capsys):
+    from rlvr.run import _drop_long_prompts
+
+    samples = [Sample(id=str(n), prompt=" ".join(["w"] * n), answer="1") for n in (3, 9, 5, 6, 12)]
+    kept = _drop_long_prompts(DataConfig(path="rows.jsonl", max_prompt_tokens=6), WordTokenizer(), samples, "data")
+    assert [s.id for s in kept] == ["3", "5", "6"]  # a prompt of exactly the limit stays
+    assert "left out 2 of 5 prompts longer than 6 tokens" in capsys.readouterr().err
+    assert _drop_long_prompts(DataConfig(path="rows.jsonl"), WordTokenizer(), samples, "data") == samples
