@@ -8,7 +8,8 @@ else as configured) in a temporary run directory, and prints the median over the
 pays for warm-up) of: the step time (wall clock between the ends of consecutive optimizer steps) split into
 generate (in the learner's process), score, learn, sync, idle (the learner waiting for actors) and other;
 rollout tokens/s (completion tokens generated per second of step) and learner tokens/s (completion tokens
-trained on per second of learning); and the peak resident memory of the learner and of its child processes
+trained on per second of learning); with actors, the overlap of generation and learning (each side's busy
+time and the step over the larger); and the peak resident memory of the learner and of its child processes
 (actors, reward workers), and peak CUDA memory when there is a GPU. `--json` prints the same as one JSON
 object on the last line.
 """
@@ -44,7 +45,20 @@ def breakdown(row: dict[str, Any]) -> dict[str, float]:
     return {"step": step, **parts}
 
 
-def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def overlap(row: dict[str, Any], actors: int) -> dict[str, float] | None:
+    """With actors, how much of generation and learning ran at the same time: the learner's busy time (the step
+    less its idle wait), one actor's busy time (the step less its share of `time/actor_idle_s`), and the step
+    over the larger of the two (1.0: the shorter one hid entirely behind the longer; their sum over the larger:
+    nothing overlapped). None without actors."""
+    if "time/actor_idle_s" not in row:
+        return None
+    step = float(row["time/step_s"])
+    learner = step - float(row.get("time/learner_idle_s", 0.0))
+    actor = step - float(row["time/actor_idle_s"]) / actors
+    return {"learner_busy": learner, "actor_busy": actor, "step_over_max": step / max(learner, actor, 1e-9)}
+
+
+def summarize(rows: list[dict[str, Any]], actors: int = 1) -> dict[str, Any]:
     """Medians over the steps after the first (see the module docstring)."""
     steps = [r for r in rows if "time/step_s" in r and "event" not in r][1:]
     if not steps:
@@ -55,8 +69,12 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     learner_tps = statistics.median(
         r["learn/tokens"] / r["time/learn_s"] for r in steps if r.get("time/learn_s", 0) > 0
     )
-    return {"steps_measured": len(steps), "seconds": median, "rollout_tokens_per_s": rollout_tps,
-            "learner_tokens_per_s": learner_tps}  # fmt: skip
+    result = {"steps_measured": len(steps), "seconds": median, "rollout_tokens_per_s": rollout_tps,
+              "learner_tokens_per_s": learner_tps}  # fmt: skip
+    overlaps = [o for o in (overlap(r, actors) for r in steps) if o is not None]
+    if overlaps:
+        result["overlap"] = {key: statistics.median(o[key] for o in overlaps) for key in overlaps[0]}
+    return result
 
 
 def peak_memory() -> dict[str, float]:
@@ -89,7 +107,7 @@ def run(overrides: list[str], steps: int) -> dict[str, Any]:
         train(cfg)
         wall = time.perf_counter() - start
         rows = read_metrics(run_dir / "metrics.jsonl")
-    result = summarize(rows)
+    result = summarize(rows, cfg.rollout.actors)
     result.update(peak_memory())
     result.update(
         {
@@ -115,6 +133,14 @@ def render(result: dict[str, Any]) -> str:
         f"  step {s['step']:.3f} s = " + " + ".join(f"{part} {s[part]:.3f}" for part in PARTS),
         f"  rollout {result['rollout_tokens_per_s']:.0f} tokens/s, learner {result['learner_tokens_per_s']:.0f} "
         "tokens/s",
+        *(
+            [
+                f"  overlap: learner busy {o['learner_busy']:.3f} s, each actor busy {o['actor_busy']:.3f} s; step / "
+                f"max of the two = {o['step_over_max']:.2f} (1.00: fully overlapped)"
+            ]
+            if (o := result.get("overlap"))
+            else []
+        ),
         f"  peak RSS: learner {result['learner_peak_rss_mb']:.0f} MB, children {result['children_peak_rss_mb']:.0f} MB"
         + (f", CUDA {result['cuda_peak_mb']:.0f} MB" if "cuda_peak_mb" in result else ""),
     ]

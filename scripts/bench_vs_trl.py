@@ -2,7 +2,11 @@
 
     python scripts/bench_vs_trl.py [--model DIR] [--rounds 2] [--steps 5 25] [--prompts 8] [--group 8]
         [--max-tokens 64] [--rlvr-overrides "rollout=vllm rollout.gpu_memory_utilization=0.1"] [--label NAME] [--json]
+    python scripts/bench_vs_trl.py --config sync= --config "async=rollout=async threads=1 rollout.threads=1"
     make bench-trl BENCH_ARGS="--rounds 3"
+
+Several rlvr configurations (`--config LABEL=OVERRIDES`, repeated) run in the same rounds against the same TRL
+runs, the order rotating every round; each gets its own ratio.
 
 What runs. Each framework trains the same model directory (default: the demo's tiny base model,
 `artifacts/tiny-base`, built with `rlvr make-tiny` if absent) in its own process, alternately (the order flips
@@ -187,8 +191,9 @@ def machine_info() -> dict[str, Any]:
 
 
 # ---- the two sides ---------------------------------------------------------------------------------------------
-def rlvr_command(args: argparse.Namespace, steps: int, run_dir: Path) -> list[str]:
-    """`rlvr train` doing the work of the TRL run (see the table in the docstring); --rlvr-overrides go last."""
+def rlvr_command(args: argparse.Namespace, steps: int, run_dir: Path, extra: str) -> list[str]:
+    """`rlvr train` doing the work of the TRL run (see the table in the docstring); the configuration's own
+    overrides go last and win."""
     batch = args.prompts * args.group
     overrides = [
         "experiment=tiny",
@@ -236,7 +241,7 @@ def rlvr_command(args: argparse.Namespace, steps: int, run_dir: Path) -> list[st
         f"threads={THREADS}",
         f"seed={SEED}",
         f"run_dir={run_dir}",
-        *shlex.split(args.rlvr_overrides),
+        *shlex.split(extra),
     ]
     return [sys.executable, "-m", "rlvr.cli", "train", *overrides]
 
@@ -417,9 +422,9 @@ def check_trl_run(result_file: Path, args: argparse.Namespace, steps: int) -> li
     ]
 
 
-def run_rlvr(args: argparse.Namespace, steps: int, name: str) -> dict[str, Any]:
+def run_rlvr(args: argparse.Namespace, steps: int, name: str, extra: str) -> dict[str, Any]:
     run_dir = args.out / name
-    wall = timed(rlvr_command(args, steps, run_dir), args.out / f"{name}.log", rlvr_env(), args.timeout)
+    wall = timed(rlvr_command(args, steps, run_dir, extra), args.out / f"{name}.log", rlvr_env(), args.timeout)
     return {"wall_s": wall, "steps": check_rlvr_run(run_dir, args, steps)}
 
 
@@ -433,19 +438,31 @@ def run_trl(args: argparse.Namespace, steps: int, name: str) -> dict[str, Any]:
     return {"wall_s": wall, "steps": check_trl_run(out_dir / "result.json", args, steps)}
 
 
-RUNNERS = {"rlvr": run_rlvr, "trl": run_trl}
+def names(args: argparse.Namespace) -> list[str]:
+    """The runs of a round: TRL, then each rlvr configuration by label."""
+    return ["trl", *(f"rlvr:{label}" for label in args.configs)]
+
+
+def run_one(args: argparse.Namespace, name: str, steps: int, index: int) -> dict[str, Any]:
+    safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", name)
+    if name == "trl":
+        return run_trl(args, steps, f"{safe}-r{index}-s{steps}")
+    return run_rlvr(args, steps, f"{safe}-r{index}-s{steps}", args.configs[name.removeprefix("rlvr:")])
 
 
 def run_round(args: argparse.Namespace, index: int) -> dict[str, dict[str, Any]]:
-    """Both frameworks at both step counts, alternating; the first framework alternates between rounds."""
-    order = ["rlvr", "trl"] if index % 2 == 1 else ["trl", "rlvr"]
+    """Every configuration at both step counts, alternating; the order rotates between rounds, so no
+    configuration always runs first (or right after the same neighbour)."""
+    order = names(args)
+    shift = (index - 1) % len(order)
+    order = order[shift:] + order[:shift]
     short, long = args.steps
     runs: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in order}
     for steps in (short, long):
         for name in order:
             log(f"round {index}: {name} {steps} steps...")
             load = os.getloadavg()[0]
-            run = RUNNERS[name](args, steps, f"{name}-r{index}-s{steps}")
+            run = run_one(args, name, steps, index)
             runs[name][steps] = {**run, "loadavg_1min_before": load}
             log(f"round {index}: {name} {steps} steps took {run['wall_s']:.1f} s")
     out = {}
@@ -468,7 +485,8 @@ def run_round(args: argparse.Namespace, index: int) -> dict[str, dict[str, Any]]
 # ---- report ----------------------------------------------------------------------------------------------------
 def summarize(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
-    for name in ("rlvr", "trl"):
+    all_names = list(rounds[0])
+    for name in all_names:
         summary[name] = {
             "s_per_step_median": statistics.median(r[name]["s_per_step"] for r in rounds),
             "mean_length": statistics.fmean(r[name]["mean_length"] for r in rounds),
@@ -478,10 +496,15 @@ def summarize(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     # A long run that took no longer than the short one means the machine's noise exceeds the steps measured:
     # such a round says nothing, and a ratio of non-positive medians would be nonsense.
     summary["noisy_rounds"] = [
-        f"round {i} {name}" for i, r in enumerate(rounds, 1) for name in ("rlvr", "trl") if r[name]["s_per_step"] <= 0
+        f"round {i} {name}" for i, r in enumerate(rounds, 1) for name in all_names if r[name]["s_per_step"] <= 0
     ]
-    rlvr_s, trl_s = summary["rlvr"]["s_per_step_median"], summary["trl"]["s_per_step_median"]
-    summary["ratio_trl_over_rlvr"] = trl_s / rlvr_s if rlvr_s > 0 and trl_s > 0 else None
+    trl_s = summary["trl"]["s_per_step_median"]
+    summary["ratio_trl_over_rlvr"] = {}
+    for name in all_names:
+        if name != "trl":
+            rlvr_s = summary[name]["s_per_step_median"]
+            ratio = trl_s / rlvr_s if rlvr_s > 0 and trl_s > 0 else None
+            summary["ratio_trl_over_rlvr"][name.removeprefix("rlvr:")] = ratio
     return summary
 
 
@@ -495,32 +518,37 @@ def print_report(result: dict[str, Any]) -> None:
     for side in ("rlvr", "trl"):
         v = result["versions"][side]
         print(f"  {side:4} env: " + ", ".join(f"{k} {v[k]}" for k in sorted(v)))
-    print(f"  rlvr overrides: {a['rlvr_overrides'] or '(none)'}")
+    for label, extra in a["configs"].items():
+        print(f"  rlvr:{label} overrides: {extra or '(none)'}")
     print(f"s/step = (wall({long} steps) - wall({short} steps)) / {long - short}, process wall clock; in-proc: the "
           "median step time each framework logs itself (rlvr time/step_s, TRL step_time), for reference; "
           "load1: the highest 1-minute load average before a run")  # fmt: skip
     print(f"{'round':>5}  {'framework':9} {f'wall {short}':>9} {f'wall {long}':>9} {'s/step':>8} "
           f"{'in-proc':>8} {'mean len':>8} {'compl/step':>10} {'load1':>5}")  # fmt: skip
+    all_names = ["trl", *(f"rlvr:{label}" for label in a["configs"])]
+    width = max(9, *(len(n) for n in all_names))
     for i, rnd in enumerate(result["rounds"], 1):
-        for name in ("rlvr", "trl"):
+        for name in all_names:
             r = rnd[name]
             load = max(r["loadavg_1min_before"].values())
             walls = f"{r['wall_s'][str(short)]:9.1f} {r['wall_s'][str(long)]:9.1f}"
-            print(f"{i:>5}  {name:9} {walls} {r['s_per_step']:8.3f} {r['in_process_step_s_median']:8.3f} "
+            print(f"{i:>5}  {name:{width}} {walls} {r['s_per_step']:8.3f} {r['in_process_step_s_median']:8.3f} "
                   f"{r['mean_length']:8.1f} {r['completions_per_step']:>10} {load:5.1f}")  # fmt: skip
     s = result["summary"]
-    for name in ("rlvr", "trl"):
+    for name in all_names:
         x = s[name]
-        print(f"median {name:4}: {x['s_per_step_median']:.3f} s/step (in-proc {x['in_process_step_s_median']:.3f}); "
+        print(f"median {name:{width}}: {x['s_per_step_median']:.3f} s/step "
+              f"(in-proc {x['in_process_step_s_median']:.3f}); "
               f"measured steps: mean completion length {x['mean_length']:.1f} tokens, "
               f"{100 * x['truncated_frac']:.0f}% cut at max tokens")  # fmt: skip
     if s["noisy_rounds"]:
         print(f"warning: the long run took no longer than the short one in {', '.join(s['noisy_rounds'])}: noise "
               "exceeds the measured steps; quiet the machine, or raise --rounds or the step difference")  # fmt: skip
-    if s["ratio_trl_over_rlvr"] is None:
-        print("ratio TRL s/step / rlvr s/step: undefined (a median s/step is not positive)")
-    else:
-        print(f"ratio TRL s/step / rlvr s/step = {s['ratio_trl_over_rlvr']:.2f} (> 1: rlvr is faster)")
+    for label, ratio in s["ratio_trl_over_rlvr"].items():
+        if ratio is None:
+            print(f"ratio TRL s/step / rlvr:{label} s/step: undefined (a median s/step is not positive)")
+        else:
+            print(f"ratio TRL s/step / rlvr:{label} s/step = {ratio:.2f} (> 1: rlvr is faster)")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -533,6 +561,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=64, help="max new tokens per completion")
     parser.add_argument("--rlvr-overrides", default="", help="extra Hydra overrides for rlvr, e.g. 'rollout=vllm'")
     parser.add_argument("--label", default="default", help="name of this configuration in the output")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="LABEL=OVERRIDES",
+        help="an rlvr configuration to run in the same rounds (repeat for several)",
+    )
     parser.add_argument("--out", type=Path, help="output dir (default .bench/out/LABEL-TIME)")
     parser.add_argument("--trl-venv", type=Path, default=BENCH_DIR / "trl-venv")
     parser.add_argument("--timeout", type=float, default=7200.0, help="seconds before one run counts as hung")
@@ -542,6 +577,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if not 1 <= short < long or args.rounds < 1 or min(args.prompts, args.max_tokens) < 1 or args.group < 2:
         parser.error("need 1 <= SHORT < LONG steps, --rounds >= 1, --prompts/--max-tokens >= 1, --group >= 2")
     args.model = args.model.expanduser().resolve()
+    configs = [c.partition("=") for c in args.config] or [(args.label, "=", args.rlvr_overrides)]
+    args.configs = {label: extra for label, _, extra in configs}
+    if len(args.configs) != len(configs) or not all(args.configs) or any(sep != "=" for _, sep, _ in configs):
+        parser.error("each --config is LABEL=OVERRIDES with a label of its own")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe_label = re.sub(r"[^A-Za-z0-9._=-]+", "_", args.label)
     args.out = (args.out or BENCH_DIR / "out" / f"{safe_label}-{stamp}").resolve()

@@ -7,6 +7,7 @@ checkpoints. It writes `\\boxed{}` only sometimes, which is what the learning te
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,16 +25,26 @@ MATH500 = ROOT.parent / "shared" / "data" / "math500_test.json"
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
+    """Built once per session; under pytest-xdist once for all workers (in their shared temp directory, under a
+    file lock, written aside and renamed so that no worker ever sees half a model)."""
     import torch
+    from filelock import FileLock
 
     from rlvr.tiny.pretrain import TinyBaseSpec, pretrain
 
-    out = tmp_path_factory.mktemp("tiny-base")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    spec = TinyBaseSpec(seed=0, num_layers=2, n_documents=3000, n_train=200, n_heldout=40, lr=3e-3)
-    pretrain(spec, out, log=lambda *_: None)
-    torch.set_num_threads(threads)
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    out = root / "tiny-base"
+    with FileLock(str(root / "tiny-base.lock")):
+        if not out.exists():
+            building = root / f"tiny-base.tmp-{os.getpid()}"
+            threads = torch.get_num_threads()
+            torch.set_num_threads(2)
+            spec = TinyBaseSpec(seed=0, num_layers=2, n_documents=3000, n_train=200, n_heldout=40, lr=3e-3)
+            pretrain(spec, building, log=lambda *_: None)
+            torch.set_num_threads(threads)
+            building.rename(out)
     return out
 
 
@@ -67,6 +78,20 @@ def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.Co
     return subprocess.run(
         [sys.executable, "-m", "rlvr.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_cli_many(runs: list[tuple[list[str], Path]], timeout: float = 600) -> list[subprocess.CompletedProcess]:
+    """Each `(args, cwd)` as `run_cli(*args, cwd=cwd)` would run it (own cwd, output and exit code), forked from
+    one interpreter that imported rlvr once (tests/helpers/forked_cli.py): for the many command lines of the
+    error tests, which would otherwise spend most of their time importing torch."""
+    spec = json.dumps([{"args": list(args), "cwd": str(cwd)} for args, cwd in runs])
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    done = subprocess.run([sys.executable, "-m", "tests.helpers.forked_cli"], input=spec, cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=True)  # fmt: skip
+    return [
+        subprocess.CompletedProcess(args, r["returncode"], r["stdout"], r["stderr"])
+        for (args, _), r in zip(runs, json.loads(done.stdout.splitlines()[-1]), strict=True)
+    ]
 
 
 def require(name: str, available: bool, install: str) -> None:

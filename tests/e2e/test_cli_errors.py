@@ -1,10 +1,11 @@
 """Bad input at the command line: one readable line, a non-zero exit code, no traceback wall."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, tiny_overrides
+from tests.conftest import run_cli, run_cli_many, tiny_overrides
 
 
 def assert_one_line_error(proc, *fragments: str) -> None:
@@ -46,48 +47,61 @@ def test_unknown_command():
     assert proc.returncode == 2 and "unknown command" in proc.stderr
 
 
-@pytest.mark.parametrize(
-    ("override", "fragment"),
-    [
-        ("rollout.max_tokens=0", "rollout.max_tokens must be >= 1"),
-        ("rollout.group_size=1", "group_size"),
-        ("reward.custom=no/such/file.py:fn", "reward file not found"),
-        ("reward.math.fn=not_a_reward", "unknown reward function"),
-    ],
-)
-def test_invalid_values(tiny_model_dir, tmp_path, override, fragment):
-    assert_one_line_error(run_cli("train", *tiny_overrides(tiny_model_dir, tmp_path / "run", override)), fragment)
+INVALID_VALUES = [
+    ("rollout.max_tokens=0", "rollout.max_tokens must be >= 1"),
+    ("rollout.group_size=1", "group_size"),
+    ("reward.custom=no/such/file.py:fn", "reward file not found"),
+    ("reward.math.fn=not_a_reward", "unknown reward function"),
+]
+
+BAD_DATASETS = {  # file name -> (contents, fragments of the error)
+    "rows.jsonl": (json.dumps({"problem": "1+1?", "answer": "2"}) + "\n" + json.dumps({"problem": "2+2?"}) + "\n",
+                   ("row 1", "'answer'")),
+    "empty.jsonl": ("", ("empty",)),
+    "bad.jsonl": ('{"problem": "1+1?", "answer": "2"}\n{"problem": \n', ("bad.jsonl:2",)),
+}  # fmt: skip
 
 
-def test_missing_dataset_file(tiny_model_dir, tmp_path):
-    proc = run_cli("train", *tiny_overrides(tiny_model_dir, tmp_path / "run", f"data.path={tmp_path}/nope.jsonl"))
-    assert_one_line_error(proc, "dataset file not found", "nope.jsonl")
+@pytest.fixture(scope="module")
+def errors(tiny_model_dir, tmp_path_factory):
+    """Every failing command line of this module, run once from one warm interpreter (see run_cli_many): case ->
+    (the process, its own empty working directory)."""
+    cases: dict[str, tuple[list[str], Path]] = {}
+
+    def case(name: str, *overrides: str) -> None:
+        cwd = tmp_path_factory.mktemp("cli-error")
+        cases[name] = (["train", *tiny_overrides(tiny_model_dir, cwd / "run", *overrides)], cwd)
+
+    for overrides, _ in INVALID_VALUES + CONFIG_ERRORS:
+        case(overrides, *overrides.split())
+    data_dir = tmp_path_factory.mktemp("datasets")
+    for name, (contents, _) in BAD_DATASETS.items():
+        (data_dir / name).write_text(contents)
+        case(name, f"data.path={data_dir / name}")
+    case("missing dataset", f"data.path={data_dir}/nope.jsonl")
+    case("missing eval data", "eval.data.path=/no/such/heldout.jsonl")
+    cwd = tmp_path_factory.mktemp("cli-error")
+    cases["missing model"] = (["train", "experiment=tiny", f"model.path={cwd}/no-model", f"run_dir={cwd}/run"], cwd)
+    results = run_cli_many(list(cases.values()))
+    return {name: (proc, cases[name][1]) for name, proc in zip(cases, results, strict=True)}
 
 
-def test_missing_model(tmp_path):
-    proc = run_cli("train", "experiment=tiny", f"model.path={tmp_path}/no-model", f"run_dir={tmp_path}/run")
-    assert_one_line_error(proc, "no-model")
+@pytest.mark.parametrize(("override", "fragment"), INVALID_VALUES, ids=[o for o, _ in INVALID_VALUES])
+def test_invalid_values(errors, override, fragment):
+    assert_one_line_error(errors[override][0], fragment)
 
 
-def test_rows_without_the_answer_field(tiny_model_dir, tmp_path):
-    path = tmp_path / "rows.jsonl"
-    path.write_text(json.dumps({"problem": "1+1?", "answer": "2"}) + "\n" + json.dumps({"problem": "2+2?"}) + "\n")
-    proc = run_cli("train", *tiny_overrides(tiny_model_dir, tmp_path / "run", f"data.path={path}"))
-    assert_one_line_error(proc, "row 1", "'answer'")
+@pytest.mark.parametrize("name", list(BAD_DATASETS))
+def test_malformed_datasets(errors, name):
+    assert_one_line_error(errors[name][0], *BAD_DATASETS[name][1])
 
 
-def test_empty_dataset(tiny_model_dir, tmp_path):
-    path = tmp_path / "empty.jsonl"
-    path.write_text("")
-    proc = run_cli("train", *tiny_overrides(tiny_model_dir, tmp_path / "run", f"data.path={path}"))
-    assert_one_line_error(proc, "empty")
+def test_missing_dataset_file(errors):
+    assert_one_line_error(errors["missing dataset"][0], "dataset file not found", "nope.jsonl")
 
 
-def test_malformed_json_line(tiny_model_dir, tmp_path):
-    path = tmp_path / "bad.jsonl"
-    path.write_text('{"problem": "1+1?", "answer": "2"}\n{"problem": \n')
-    proc = run_cli("train", *tiny_overrides(tiny_model_dir, tmp_path / "run", f"data.path={path}"))
-    assert_one_line_error(proc, "bad.jsonl:2")
+def test_missing_model(errors):
+    assert_one_line_error(errors["missing model"][0], "no-model")
 
 
 CONFIG_ERRORS = [
@@ -113,15 +127,14 @@ CONFIG_ERRORS = [
 
 
 @pytest.mark.parametrize(("overrides", "fragment"), CONFIG_ERRORS, ids=[o for o, _ in CONFIG_ERRORS])
-def test_config_errors_are_one_line_before_anything_is_written(tiny_model_dir, tmp_path, overrides, fragment):
-    run_dir = tmp_path / "run"
-    proc = run_cli("train", *tiny_overrides(tiny_model_dir, run_dir, *overrides.split()), cwd=tmp_path)
+def test_config_errors_are_one_line_before_anything_is_written(errors, overrides, fragment):
+    proc, cwd = errors[overrides]
     assert_one_line_error(proc, fragment)
     assert proc.returncode == 2
-    assert list(tmp_path.iterdir()) == []  # nothing written: no run directory, no Hydra output in the cwd
+    assert list(cwd.iterdir()) == []  # nothing written: no run directory, no Hydra output in the cwd
 
 
-def test_missing_eval_data_is_not_read_when_evaluation_is_off(tiny_model_dir, tmp_path):
+def test_missing_eval_data_is_not_read_when_evaluation_is_off(errors, tiny_model_dir, tmp_path):
     extra = (
         "eval.data.path=/no/such/heldout.jsonl",
         "eval.every=0",
@@ -130,7 +143,4 @@ def test_missing_eval_data_is_not_read_when_evaluation_is_off(tiny_model_dir, tm
     )
     proc = run_cli("train", *tiny_overrides(tiny_model_dir, tmp_path / "run", "steps=1", *extra))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    missing = run_cli(
-        "train", *tiny_overrides(tiny_model_dir, tmp_path / "run2", "eval.data.path=/no/such/heldout.jsonl")
-    )
-    assert_one_line_error(missing, "dataset file not found", "heldout.jsonl")
+    assert_one_line_error(errors["missing eval data"][0], "dataset file not found", "heldout.jsonl")

@@ -19,7 +19,11 @@ def test_train_writes_metrics_plot_summary_and_config(tiny_model_dir, tmp_path):
     steps = [r["step"] for r in records if "reward/mean" in r]
     assert steps == [1, 2, 3]
     assert [r["step"] for r in records if "eval/accuracy" in r] == [0, 2, 3]  # before, every 2, after
-    assert (run_dir / "samples.jsonl").read_text().count("\n") == 3 * 2  # tracking.log_samples=2 per step
+    samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 3 * 2  # tracking.log_samples=2 per step
+    for row in samples:  # the verifier's verdict beside each logged completion, agreeing with its reward
+        verdict = row["reward_infos"]["math"]
+        assert verdict["correct"] == (row["rewards"]["math"] == 1.0) and verdict["reason"]
     assert Image.open(run_dir / "metrics.png").size[0] > 300
     assert "adv_scale" in (run_dir / "config.yaml").read_text()
     assert "before training" in proc.stdout and "after 3 GRPO steps" in proc.stdout

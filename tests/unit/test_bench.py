@@ -29,3 +29,12 @@ def test_medians_leave_out_the_first_step_and_events():
     assert result["learner_tokens_per_s"] == pytest.approx(100.0)  # 80/0.4, 80/1.2, 80/0.8 -> median 100
     with pytest.raises(ValueError, match="at least 2 steps"):
         summarize(rows[:1])
+
+
+def test_overlap_compares_the_step_with_the_busier_side():
+    # 2 actors, step 2.0 s: the learner waited 0.3 s (busy 1.7), the actors were idle 1.0 s together (0.5 each,
+    # so each was busy 1.5 s): step / max(1.7, 1.5) = 2.0 / 1.7
+    rows = [row(5.0, 1, 1, 1, 0), {**row(2.0, 0.4, 0.1, 1.2, 0.05, idle=0.3), "time/actor_idle_s": 1.0}]
+    result = summarize(rows, actors=2)
+    assert result["overlap"] == pytest.approx({"learner_busy": 1.7, "actor_busy": 1.5, "step_over_max": 2.0 / 1.7})
+    assert "overlap" not in summarize([row(5.0, 1, 1, 1, 0), row(2.0, 1, 0.1, 0.8, 0)])  # no actors, no overlap
