@@ -122,6 +122,12 @@ CONFIG_ERRORS = [
     ("eval.n=4 eval.temperature=0", "greedy decoding gives 4 identical samples"),
     ("rollout=vllm rollout.max_model_len=40", "leave long prompts out with data.max_prompt_tokens=16"),
     ("resume=auto overwrite=true", "overwrite=true deletes run_dir first"),
+    ("rollout.actors=0", "rollout.actors must be >= 1"),
+    ("rollout.actors=2", "rollout.actors=2 needs rollout.mode=actor"),
+    ("rollout.mode=actor rollout.max_staleness=-1", "rollout.max_staleness must be >= 0"),
+    ("rollout.max_staleness=1", "rollout.max_staleness=1 needs rollout.mode=actor"),
+    ("rollout.mode=actor rollout.max_staleness=1 algo.tis_cap=0", "set algo.tis_cap"),
+    ("rollout.mode=actor rollout.threads=-1", "rollout.threads must be >= 0"),
     ("resume=/no/such/checkpoint", "not a checkpoint directory"),
 ]
 
