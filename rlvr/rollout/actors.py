@@ -282,6 +282,19 @@ class ProcessHandle:
         self.kill()
 
 
+def start_ray() -> None:
+    """Connect to Ray, starting a local cluster when there is none, on the calling thread.
+
+    A local cluster's GCS and raylet are started with PR_SET_PDEATHSIG, and Linux delivers that signal when the
+    *thread* that started them ends, not the process. Started from an actor's start thread, the cluster was
+    killed a second after the actors came up, and the run died 60 s later ("Failed to connect to GCS"). So the
+    group starts Ray on the learner's main thread before any start thread exists."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+
+
 class RayHandle:
     """A Ray actor (on a GPU of its own when the cluster has one; `rollout.tensor_parallel_size` GPUs)."""
 
@@ -289,8 +302,7 @@ class RayHandle:
         import ray
 
         self.ray = ray
-        if not ray.is_initialized():
-            ray.init(include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+        start_ray()  # a no-op after ActorGroup's own call on the main thread
         gpus = spec.cfg.rollout.tensor_parallel_size if _cuda_devices() else 0
         remote = ray.remote(num_gpus=gpus, num_cpus=0, max_restarts=0, max_concurrency=1)(Server)
         self.actor = remote.remote(spec)
@@ -520,6 +532,8 @@ class ActorGroup:
         r = cfg.rollout
         gpus = actor_gpus(r.actors, r.tensor_parallel_size, _cuda_devices() if backend == "process" else 0)
         specs = [ActorSpec(cfg, i, os.getpid(), gpus[i]) for i in range(r.actors)]
+        if backend == "ray":
+            start_ray()  # here, on this thread: see start_ray
         self.actors: list[Actor] = []
         errors: list[BaseException] = []
 

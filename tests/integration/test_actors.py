@@ -19,7 +19,7 @@ from rlvr.rollout.base import RolloutError, SamplingParams
 from rlvr.rollout.factory import make_engine
 from rlvr.rollout.hf import HFEngine
 from rlvr.rollout.processes import alive
-from tests.conftest import tiny_overrides
+from tests.conftest import importable, require, tiny_overrides
 
 GREEDY = SamplingParams(n=2, temperature=0.0, max_tokens=24)
 LONG = SamplingParams(n=16, temperature=1.0, max_tokens=200, seed=3)
@@ -106,3 +106,32 @@ def test_an_actor_that_cannot_start_reports_why(tiny_model_dir, tmp_path):
     with pytest.raises(RolloutError, match=r"rollout actor 0 \(process\) failed to start: .*model path not found"):
         ActorGroup(broken, "process", torch.float32)
     del setup
+
+
+def test_the_ray_cluster_started_for_the_actors_outlives_their_start_threads(tiny_model_dir, tmp_path):
+    # Ray starts its local GCS and raylet with PR_SET_PDEATHSIG, which fires when the *thread* that started them
+    # ends: started from an actor's start thread, the cluster was gone a second later and the run died 60 s after
+    require("ray", importable("ray"), "pip install 'rlvr[ray]'")
+    import ray
+
+    from rlvr.rollout.processes import descendants
+
+    if ray.is_initialized():
+        ray.shutdown()
+    overrides = ("rollout.mode=actor", "rollout.actor_backend=ray", "rollout.threads=1")
+    group = ActorGroup(compose(tiny_overrides(tiny_model_dir, tmp_path, *overrides)), "ray", torch.float32)
+    try:
+        time.sleep(2)  # the start threads have ended; the cluster's processes are this process's children
+
+        def comm(pid: int) -> str:
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    return f.read().strip()
+            except OSError:
+                return ""
+
+        running = {comm(pid) for pid in descendants(os.getpid()) if alive(pid)}
+        assert {"gcs_server", "raylet"} <= running, running
+    finally:
+        group.close()
+        ray.shutdown()
