@@ -47,7 +47,7 @@ def run_hydra(config_name: str, task: Callable, argv: list[str]) -> None:
 
     @hydra.main(version_base=None, config_path=str(recipes_dir()), config_name=config_name)
     def _main(cfg: DictConfig) -> None:
-        _unwind_on_sigterm()
+        _unwind_on_signals()
         try:
             task(cfg)
         except KeyboardInterrupt:
@@ -64,14 +64,47 @@ def run_hydra(config_name: str, task: Callable, argv: list[str]) -> None:
     _main()
 
 
-def _unwind_on_sigterm() -> None:
-    """SIGTERM (what `timeout`, Slurm and Kubernetes send) unwinds the run like Ctrl-C does, so every engine,
-    actor and worker is closed on the way out instead of being orphaned."""
+CLEANUP_GRACE_S = 30.0
 
-    def handler(signum: int, frame: object) -> None:
+
+def _unwind_on_signals() -> None:
+    """SIGTERM (what `timeout`, Slurm and Kubernetes send) unwinds the run like Ctrl-C does, so every engine,
+    actor and worker is closed on the way out instead of being orphaned.
+
+    Either signal lands wherever the learner happens to be, possibly inside a lock another thread then waits
+    for while the run closes; so each also arms a deadline: if the unwinding has not ended the process within
+    CLEANUP_GRACE_S (or at a second Ctrl-C), it exits at once. That is the path of a learner killed outright,
+    which the actors watch for: each then ends its own processes and removes its shared memory and weight
+    files (tests/integration/test_exit_paths.py)."""
+    import os
+    import threading
+    import time
+
+    armed: list[int] = []
+
+    def arm(code: int, what: str) -> None:
+        if armed:  # a second signal: no more waiting
+            print(f"{what} again: exiting now", file=sys.stderr, flush=True)
+            os._exit(armed[0])
+        armed.append(code)
+
+        def deadline() -> None:
+            time.sleep(CLEANUP_GRACE_S)
+            print(f"{what}: cleanup took over {CLEANUP_GRACE_S:g} s, exiting now", file=sys.stderr, flush=True)
+            os._exit(code)
+
+        threading.Thread(target=deadline, daemon=True, name="rlvr-exit-deadline").start()
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        arm(128 + signum, "terminated")
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, handler)
+    def on_sigint(signum: int, frame: object) -> None:
+        arm(130, "interrupted")
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, on_sigint)
 
 
 def train_task(cfg) -> None:

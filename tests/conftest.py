@@ -108,3 +108,11 @@ def importable(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with slow tests (marked `slow` or `vllm`) first, each file kept whole and in its own order: with two
+    test processes taking whole files (`make test`), the long files start at once and the short ones fill in at
+    the end, instead of one long file running on alone while the other process idles."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("vllm")}
+    items.sort(key=lambda item: item.path not in slow_files)

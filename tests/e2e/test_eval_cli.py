@@ -69,6 +69,7 @@ def test_sampled_eval_reports_pass_and_maj_at_k(tiny_model_dir, tmp_path):
     assert result["n_samples"] == 24 and "pass@4" in stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lora", [False, True])
 def test_eval_of_a_checkpoint_and_of_the_exported_model(tiny_model_dir, tmp_path, lora):
     # a reward with variance on the test model, and a learning rate that moves its greedy answers in 2 steps

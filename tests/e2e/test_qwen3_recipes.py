@@ -10,7 +10,7 @@ import pytest
 from rlvr.tiny import qwen3_shape
 from tests.conftest import MATH500, importable, require, run_cli
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("vllm")]  # vLLM, and gigabytes: with the engines
+pytestmark = pytest.mark.slow
 
 LOCAL = [f"data.path={MATH500}", f"eval.data.path={MATH500}", "eval.data.limit=2", "eval.max_tokens=8",
          "data.max_prompt_tokens=72",

@@ -13,6 +13,7 @@ from tests.conftest import ROOT, run_cli, tiny_overrides
 HELPERS = f"{ROOT}/tests/helpers/rewards.py"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fn", "counter", "first"),
     [

@@ -188,6 +188,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
 def test_each_rule_is_provoked_and_rolled_back(tiny_model_dir, tmp_path, case):
     extra = [*case.extra, windowed_reward(*case.windowed, tmp_path)] if case.windowed else case.extra

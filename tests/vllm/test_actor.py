@@ -16,7 +16,7 @@ from rlvr.types import Sample
 from tests.conftest import importable, require
 from tests.vllm.conftest import GREEDY, Setup, max_logprob_gap, tokens
 
-pytestmark = [pytest.mark.vllm, pytest.mark.xdist_group("vllm")]  # one engine at a time (see Makefile)
+pytestmark = pytest.mark.vllm
 
 
 def check_follows_the_learner(setup: Setup, engine) -> None:

@@ -11,7 +11,7 @@ from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.factory import make_engine as make_vllm_engine
 from tests.vllm.conftest import GREEDY, Setup, max_logprob_gap, tokens
 
-pytestmark = [pytest.mark.vllm, pytest.mark.xdist_group("vllm")]  # one engine at a time (see Makefile)
+pytestmark = pytest.mark.vllm
 
 
 @pytest.fixture(scope="module")

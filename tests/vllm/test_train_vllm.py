@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import run_cli, tiny_overrides
 from tests.vllm.conftest import VLLM
 
-pytestmark = [pytest.mark.vllm, pytest.mark.xdist_group("vllm")]  # one engine at a time (see Makefile)
+pytestmark = pytest.mark.vllm
 
 
 def test_training_with_vllm_rollouts_learns(tiny_model_dir, tmp_path):
