@@ -153,12 +153,14 @@ def _process_main(conn, spec: ActorSpec) -> None:
     except BaseException as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
+    learner_gone = False
     try:
         conn.send(("ready", server.info()))
         while True:
             try:
                 ticket, command, args = conn.recv()
-            except (EOFError, OSError):
+            except (EOFError, OSError):  # the learner closed its end without "close": it died
+                learner_gone = True
                 break
             if command == "close":
                 break
@@ -167,12 +169,27 @@ def _process_main(conn, spec: ActorSpec) -> None:
                 reply = (ticket, "ok", server.handle(command, args), time.monotonic() - start)
             except Exception as exc:
                 reply = (ticket, "error", f"{type(exc).__name__}: {exc}", time.monotonic() - start)
-            conn.send(reply)
+            try:
+                conn.send(reply)
+            except OSError:  # a broken pipe: the learner died while we worked
+                learner_gone = True
+                break
     finally:
         server.close()
         kill_all(descendants(os.getpid()))
-        if not alive(spec.parent_pid):  # the learner died (its pipe closed): its weight files are orphans
-            remove_files_of(spec.parent_pid)
+        if learner_gone or not alive(spec.parent_pid):
+            remove_files_of_dead(spec.parent_pid)
+
+
+def remove_files_of_dead(learner_pid: int, wait_s: float = 10) -> None:
+    """Delete the weight files of a learner whose pipe closed: it died, so they are orphans. A killed process
+    closes its files before it turns zombie, so the pipe's end can arrive while the learner still reads as
+    alive: wait for its end (never delete the files of a learner that lives on)."""
+    deadline = time.monotonic() + wait_s
+    while alive(learner_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not alive(learner_pid):
+        remove_files_of(learner_pid)
 
 
 # ---- the learner's side: one handle per backend ---------------------------------------------------------
