@@ -45,10 +45,11 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 
 # The optional paths are installed here, so their tests must run, not skip. Two test processes (pytest-xdist),
-# a file at a time each (a module's vLLM engine starts once): most tests wait on subprocesses, engines and
-# timeouts, so two share 2 cores well.
+# a file at a time each (a module's vLLM engine starts once), longest files first (tests/durations.json, kept
+# in that order by --no-loadscope-reorder): most tests wait on subprocesses, engines and timeouts, so two share
+# 2 cores well.
 test: $(VENV)/.installed-test lint
-	RLVR_REQUIRE_VLLM=1 RLVR_REQUIRE_BWRAP=1 RLVR_REQUIRE_RAY=1 $(VENV)/bin/pytest -q -n 2 --dist loadfile
+	RLVR_REQUIRE_VLLM=1 RLVR_REQUIRE_BWRAP=1 RLVR_REQUIRE_RAY=1 $(VENV)/bin/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # rlvr vs TRL's GRPOTrainer, s/step from process wall clock (scripts/bench_vs_trl.py; TRL in its own venv under
 # .bench/). Options: make bench-trl BENCH_ARGS="--rounds 3 --rlvr-overrides 'rollout=vllm' --label vllm"

@@ -18,6 +18,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the hub
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
+    # N test processes share the cores: torch in each (and in the runs each starts) takes its share of threads.
+    # Two processes of two threads on two cores spin-wait on each other (OpenMP) and ran the suite slower.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
 
 ROOT = Path(__file__).resolve().parents[1]
 MATH500 = ROOT.parent / "shared" / "data" / "math500_test.json"
@@ -111,8 +116,17 @@ def importable(module: str) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Files with slow tests (marked `slow` or `vllm`) first, each file kept whole and in its own order: with two
-    test processes taking whole files (`make test`), the long files start at once and the short ones fill in at
-    the end, instead of one long file running on alone while the other process idles."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("vllm")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    """Whole files, longest first (seconds from tests/durations.json; a file missing there counts as long when
+    it holds slow tests), each file in its own order. With two test processes taking whole files (`make test`,
+    `--no-loadscope-reorder` keeps this order) the long files start at once and the short ones fill in at the
+    end, instead of one long file running on alone while the other process idles."""
+    durations_file = Path(__file__).parent / "durations.json"
+    known = json.loads(durations_file.read_text()) if durations_file.exists() else {}
+    slow = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("vllm")}
+    default_slow = max(known.values(), default=0.0)  # unknown and slow: run it early, to be safe
+
+    def seconds(item) -> float:
+        relative = item.path.relative_to(ROOT).as_posix()
+        return known.get(relative, default_slow if item.path in slow else 0.0)
+
+    items.sort(key=lambda item: -seconds(item))  # a stable sort: each file's tests keep their order
