@@ -1,7 +1,9 @@
 """MATH-500 style evaluation: pass@1 (greedy), pass@k and maj@k (sampled), breakdowns, lengths.
 
 Correctness comes from the same verifier as training (`rewards.math.grade`, run through the time-limited
-reward pool), so a number printed here means what the training reward meant.
+reward pool), so a number printed here means what the training reward meant. Next to that strict accuracy (the
+boxed answer, what training rewards) a lenient one grades the last number of a completion that boxes nothing:
+when RL raises both, it improved the answers and not only their format.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class EvalResult:
     by_subject: dict[str, float] = field(default_factory=dict)
     by_level: dict[str, float] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
+    lenient_accuracy: float | None = None  # the same, grading the last number when nothing is boxed
 
     def metrics(self, prefix: str = "eval/") -> dict[str, float]:
         out = {
@@ -58,6 +61,8 @@ class EvalResult:
             f"{prefix}no_answer": self.no_answer,
             f"{prefix}truncated": self.truncated,
         }
+        if self.lenient_accuracy is not None:
+            out[f"{prefix}lenient_accuracy"] = self.lenient_accuracy
         out.update({f"{prefix}pass@{k}": v for k, v in self.pass_at.items()})
         out.update({f"{prefix}maj@{k}": v for k, v in self.maj_at.items()})
         return out
@@ -90,9 +95,13 @@ def evaluate(
     *,
     batch_size: int = 64,
     ks: Sequence[int] | None = None,
+    lenient_scorer: Scorer | None = None,
+    fallback_last_number: bool = False,
 ) -> EvalResult:
     """Generate `params.n` completions per sample, grade them, and aggregate; pass@k and maj@k for every k
-    in `ks` (default: `default_ks(params.n)`), each needing k <= n."""
+    in `ks` (default: `default_ks(params.n)`), each needing k <= n. `lenient_scorer` adds the lenient
+    accuracy; `fallback_last_number` says that `scorer` grades the last number of unboxed completions, so the
+    answers counted for no_answer and maj@k are taken the same way."""
     ks = default_ks(params.n) if ks is None else sorted(set(ks))
     if any(not 1 <= k <= params.n for k in ks):
         raise ValueError(f"pass@k needs 1 <= k <= n={params.n}, got {list(ks)}")
@@ -102,10 +111,13 @@ def evaluate(
         chunk = samples[start : start + batch_size]
         groups = engine.generate(chunk, params)
         flat = [r for g in groups for r in g]
-        scores = scorer([r.completion for r in flat], [r.sample for r in flat])
+        completions, rows = [r.completion for r in flat], [r.sample for r in flat]
+        scores = scorer(completions, rows)
+        lenient = lenient_scorer(completions, rows) if lenient_scorer else scores
         for i, group in enumerate(groups):
             correct = [s > 0.5 for s in scores[i * params.n : (i + 1) * params.n]]
-            answers = [extract_answer(r.completion) for r in group]
+            lenient_correct = [s > 0.5 for s in lenient[i * params.n : (i + 1) * params.n]]
+            answers = [extract_answer(r.completion, fallback_last_number=fallback_last_number) for r in group]
             lengths += [len(r.completion_ids) for r in group]
             no_answer += sum(a is None for a in answers)
             truncated += sum(r.truncated for r in group)
@@ -119,6 +131,7 @@ def evaluate(
                     "answers": answers,
                     "correct": correct,
                     "accuracy": sum(correct) / len(correct),
+                    "lenient_accuracy": sum(lenient_correct) / len(lenient_correct),
                     "completion": group[0].completion,
                 }
             )
@@ -137,4 +150,7 @@ def evaluate(
         by_subject=_breakdown(records, "subject"),
         by_level=_breakdown(records, "level"),
         records=records,
+        lenient_accuracy=(
+            sum(r["lenient_accuracy"] for r in records) / max(1, len(records)) if lenient_scorer else None
+        ),
     )

@@ -304,19 +304,25 @@ class Trainer:
 
 
 def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples: list[Sample]) -> EvalResult:
-    """Held-out evaluation with the training verifier (math_accuracy), greedy unless configured."""
+    """Held-out evaluation with the training verifier (math_accuracy), greedy unless configured: strict (the
+    boxed answer; the last number too with `eval.fallback_last_number`) and lenient (the last number whenever
+    nothing is boxed)."""
     e = cfg.eval
-    spec = [
-        RewardSpec(
-            name="math_accuracy",
-            fn="math_accuracy",
-            timeout_s=10.0,
-            kwargs={"fallback_last_number": e.fallback_last_number},
-        )
-    ]
 
-    def scorer(completions: list[str], rows: list[Sample]) -> list[float]:
-        return [row[0] for row in pool.score(completions, [s.for_reward() for s in rows], specs=spec).rewards]
+    def scorer_of(fallback_last_number: bool):
+        spec = [
+            RewardSpec(
+                name="math_accuracy",
+                fn="math_accuracy",
+                timeout_s=10.0,
+                kwargs={"fallback_last_number": fallback_last_number},
+            )
+        ]
+
+        def scorer(completions: list[str], rows: list[Sample]) -> list[float]:
+            return [row[0] for row in pool.score(completions, [s.for_reward() for s in rows], specs=spec).rewards]
+
+        return scorer
 
     params = SamplingParams(
         n=e.n,
@@ -326,4 +332,7 @@ def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples:
         stop=tuple(cfg.rollout.stop),
         seed=cfg.seed,
     )
-    return evaluate(engine, samples, params, scorer, batch_size=e.batch_size, ks=e.ks)
+    return evaluate(
+        engine, samples, params, scorer_of(e.fallback_last_number), batch_size=e.batch_size, ks=e.ks,
+        lenient_scorer=scorer_of(True), fallback_last_number=e.fallback_last_number,
+    )  # fmt: skip

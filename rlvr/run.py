@@ -178,6 +178,8 @@ class Run:
         result = run_eval(self.cfg, self.trainer.engine, self.trainer.pool, samples)
         if key:
             self.summary.update({f"accuracy_{key}": result.accuracy, f"length_{key}": result.mean_length})
+            if result.lenient_accuracy is not None:
+                self.summary[f"lenient_accuracy_{key}"] = result.lenient_accuracy
         return result
 
     def loop(self, eval_samples: list) -> None:
@@ -383,10 +385,15 @@ def print_summary(tracker: Tracker, summary: dict[str, Any]) -> None:
 
     tracker.table(
         f"held-out evaluation ({summary['run_dir']})",
-        ["", "accuracy", "mean response length (tokens)"],
+        ["", "accuracy (boxed)", "lenient (last number)", "mean response length (tokens)"],
         [
-            ["before training", pct("accuracy_before"), num("length_before")],
-            [f"after {summary['steps']} GRPO steps", pct("accuracy_after"), num("length_after")],
+            ["before training", pct("accuracy_before"), pct("lenient_accuracy_before"), num("length_before")],
+            [
+                f"after {summary['steps']} GRPO steps",
+                pct("accuracy_after"),
+                pct("lenient_accuracy_after"),
+                num("length_after"),
+            ],
         ],
     )
     tracker.message(f"wall time {summary['wall_s']:.0f}s; metrics, plot and summary in {summary['run_dir']}/")
@@ -412,6 +419,8 @@ def evaluate_only(cfg: TrainConfig) -> EvalResult:
         result = run_eval(cfg, engine, pool, samples)
     atomic_write_text(run_dir / "eval.json", json.dumps({**result.summary(), "records": result.records}, indent=2))
     rows = [["accuracy (pass@1)", f"{100 * result.accuracy:.1f}%"]]
+    if result.lenient_accuracy is not None:
+        rows += [["lenient (last number when unboxed)", f"{100 * result.lenient_accuracy:.1f}%"]]
     rows += [[f"pass@{k}", f"{100 * v:.1f}%"] for k, v in result.pass_at.items() if k > 1]
     rows += [[f"maj@{k}", f"{100 * v:.1f}%"] for k, v in result.maj_at.items() if k > 1]
     rows += [

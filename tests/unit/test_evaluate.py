@@ -10,7 +10,7 @@ from rlvr.config import DataConfig
 from rlvr.data import load_samples
 from rlvr.evaluate import evaluate, majority_correct, pass_at_k
 from rlvr.rollout.base import SamplingParams
-from rlvr.types import Rollout
+from rlvr.types import Rollout, Sample
 from tests.conftest import MATH500
 
 
@@ -94,3 +94,27 @@ def test_pass_at_k_is_reported_for_every_promised_k(math500):
     assert sorted(chosen.pass_at) == [2]
     with pytest.raises(ValueError, match="k <= n"):
         evaluate(ScriptedEngine(answer), math500[:10], SamplingParams(n=3, temperature=1.0), scorer, ks=[4])
+
+
+def test_lenient_accuracy_grades_the_last_number_only_when_nothing_is_boxed():
+    # by hand: 4 problems; boxed right, boxed wrong (its right last number must not count), unboxed with the
+    # right last number, unboxed with a wrong one -> strict 1/4, lenient 2/4
+    samples = [Sample(id=str(i), prompt=f"q{i}", answer="12") for i in range(4)]
+    text = {
+        "0": "5 + 7 = 12.\n\\boxed{12}",
+        "1": "\\boxed{13} or 12",
+        "2": "5 + 7 = 12. The answer is 12.",
+        "3": "The answer is 11.",
+    }
+
+    def lenient(completions, rows):
+        pairs = zip(completions, rows, strict=True)
+        return [math_accuracy(c, s.for_reward(), fallback_last_number=True) for c, s in pairs]
+
+    engine = ScriptedEngine(lambda s, i: text[s.id])
+    result = evaluate(engine, samples, SamplingParams(n=1), scorer, lenient_scorer=lenient)
+    assert result.accuracy == 0.25 and result.lenient_accuracy == 0.5
+    assert result.metrics()["eval/lenient_accuracy"] == 0.5
+    assert result.no_answer == 0.5  # strict extraction: two completions box nothing
+    fallback = evaluate(engine, samples, SamplingParams(n=1), lenient, fallback_last_number=True)
+    assert fallback.no_answer == 0.0 and fallback.lenient_accuracy is None  # answers taken as the scorer took them
