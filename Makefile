@@ -28,13 +28,15 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-$(TINY)/config.json: | $(VENV)/.installed
-	$(VENV)/bin/rlvr make-tiny --out $(TINY)
+# pretrain.txt (the exact pretraining text) marks a build that can be audited; an older one is rebuilt
+$(TINY)/pretrain.txt: | $(VENV)/.installed
+	$(VENV)/bin/rlvr make-tiny --out $(TINY) --force
 
-tiny-model: $(TINY)/config.json
+tiny-model: $(TINY)/pretrain.txt
 
-demo: $(VENV)/.installed $(TINY)/config.json
-	$(VENV)/bin/rlvr train experiment=tiny run_dir=runs/demo
+demo: $(VENV)/.installed $(TINY)/pretrain.txt
+	$(PY) scripts/check_contamination.py $(TINY)
+	$(VENV)/bin/rlvr train experiment=tiny run_dir=runs/demo overwrite=true
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -222,6 +222,9 @@ def _start_process(cfg: TrainConfig):
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # "Loading weights" / "Writing model shards": the run has its own
     return load_tokenizer(cfg.model)
 
 

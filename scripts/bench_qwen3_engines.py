@@ -98,7 +98,8 @@ def gen_vllm(args) -> dict:
     tokenizer = load_tokenizer(model_config(args.shape, args.dtype))
     prompt_ids = encode_prompts(tokenizer, [prompt_sample(tokenizer).prompt])[0]
     start = time.perf_counter()
-    llm = LLM(model=str(args.shape), load_format="dummy", dtype=args.dtype, gpu_memory_utilization=0.1,
+    # the fraction is of the NUMA node's RAM and must hold the weights too (2.4 GB in float32) plus the KV cache
+    llm = LLM(model=str(args.shape), load_format="dummy", dtype=args.dtype, gpu_memory_utilization=args.vllm_memory,
               max_model_len=len(prompt_ids) + args.new_tokens + 16, seed=0,
               logprobs_mode="processed_logprobs", enable_prefix_caching=True, enable_chunked_prefill=False)  # fmt: skip
     start_s = time.perf_counter() - start
@@ -190,7 +191,7 @@ def run_part(part: str, args) -> dict:
     """One measurement in a fresh process; its result is the last line of its stdout."""
     cmd = [sys.executable, __file__, "--part", part, "--shape", str(args.shape), "--dtype", args.dtype,
            "--new-tokens", str(args.new_tokens), "--rollouts", str(args.rollouts), "--repeats", str(args.repeats),
-           "--threads", str(args.threads)]  # fmt: skip
+           "--threads", str(args.threads), "--vllm-memory", str(args.vllm_memory)]  # fmt: skip
     print(f"{part}...", file=sys.stderr, flush=True)
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -208,6 +209,7 @@ def main() -> None:
     parser.add_argument("--rollouts", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--vllm-memory", type=float, default=0.3, help="vLLM gpu_memory_utilization (of RAM here)")
     parser.add_argument("--json", action="store_true", help="also print everything as one JSON object, last line")
     args = parser.parse_args()
     if args.part:

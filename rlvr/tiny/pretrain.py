@@ -21,7 +21,15 @@ from pathlib import Path
 import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from rlvr.tiny.problems import Problem, arithmetic_drill, pretraining_document, sample_problem, split_problems
+from rlvr.tiny.problems import (
+    Chain,
+    Problem,
+    arithmetic_drill,
+    chains_in,
+    pretraining_document,
+    sample_problem,
+    split_problems,
+)
 from rlvr.tiny.tokenizer import train_tokenizer
 
 
@@ -68,23 +76,21 @@ def model_config(spec: TinyBaseSpec, vocab_size: int, eos_id: int) -> Qwen3Confi
     )
 
 
-def _corpus(spec: TinyBaseSpec, excluded: set[str]) -> list[str]:
+def _corpus(spec: TinyBaseSpec, reserved: frozenset[Chain]) -> list[str]:
+    """The pretraining documents: worked problems in mixed styles and drill pages, none of which writes a
+    `reserved` (held-out) chain, as a story or as consecutive facts (also across a run-on's two problems)."""
     rng = random.Random(spec.seed + 1)
     docs: list[str] = []
     style = {"p_steps": spec.p_steps, "p_boxed": spec.p_boxed, "p_boxed_direct": spec.p_boxed_direct}
     while len(docs) < spec.n_documents:
         if rng.random() < spec.p_drill:
-            docs.append(arithmetic_drill(rng))
+            docs.append(arithmetic_drill(rng, reserved=reserved))
             continue
-        problem = sample_problem(rng)
-        if problem.question in excluded:
-            continue
-        doc = pretraining_document(rng, problem, **style)
+        doc = pretraining_document(rng, sample_problem(rng, reserved), **style)
         if rng.random() < spec.p_run_on:
-            follow = sample_problem(rng)
-            if follow.question not in excluded:
-                doc += "\n\n" + pretraining_document(rng, follow, **style)
-        docs.append(doc)
+            doc += "\n\n" + pretraining_document(rng, sample_problem(rng, reserved), **style)
+        if not chains_in(doc) & reserved:
+            docs.append(doc)
     return docs
 
 
@@ -99,7 +105,7 @@ def pretrain(spec: TinyBaseSpec, out_dir: Path, log=print) -> Path:
     """Train the tokenizer and model, write them and the RL problem sets to `out_dir`."""
     torch.manual_seed(spec.seed)
     train, heldout = split_problems(spec.seed, spec.n_train, spec.n_heldout)
-    corpus = _corpus(spec, {p.question for p in train + heldout})
+    corpus = _corpus(spec, frozenset(p.steps for p in heldout))
     tokenizer = train_tokenizer(corpus)
     blocks = _blocks(tokenizer(corpus)["input_ids"], tokenizer.eos_token_id, spec.block_size)
     model = Qwen3ForCausalLM(model_config(spec, len(tokenizer), tokenizer.eos_token_id))
@@ -128,6 +134,10 @@ def pretrain(spec: TinyBaseSpec, out_dir: Path, log=print) -> Path:
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     (out_dir / "tiny_spec.json").write_text(json.dumps(asdict(spec), indent=2))
+    # the exact pretraining text, each document followed by the end-of-document line, for anyone to audit
+    # (scripts/check_contamination.py)
+    eos_line = f"\n{tokenizer.eos_token}\n"
+    (out_dir / "pretrain.txt").write_text("".join(doc + eos_line for doc in corpus))
     _write_problems(out_dir / "train.jsonl", train)
     _write_problems(out_dir / "heldout.jsonl", heldout)
     return out_dir
@@ -136,7 +146,8 @@ def pretrain(spec: TinyBaseSpec, out_dir: Path, log=print) -> Path:
 def _write_problems(path: Path, problems: list[Problem]) -> None:
     with path.open("w") as f:
         for i, p in enumerate(problems):
-            f.write(json.dumps({"id": f"{path.stem}-{i}", "problem": p.question, "answer": str(p.answer)}) + "\n")
+            row = {"id": f"{path.stem}-{i}", "problem": p.question, "answer": str(p.answer), "kind": p.kind}
+            f.write(json.dumps({**row, "steps": [list(step) for step in p.steps]}) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,12 +11,20 @@ mix of styles, the way a web-scale base model has seen maths written every which
 So the pretrained model *can* solve most problems but only sometimes says so in the checked format, which is
 the situation of Qwen3-0.6B-Base on MATH-500: RL has to unlock what pretraining put there.
 
+A held-out problem is new to the model by identity, not only by wording: its two-step chain
+(`a op b = m`, `m op c = r`) appears nowhere in what the model is trained on, neither as a story (with any
+names), nor as working, nor as consecutive lines of a drill page (`split_problems` reserves the held-out
+chains; `sample_problem`, `arithmetic_drill` and `chains_in` keep everything else clear of them). Single facts
+do appear: a base model has read `7 + 5 = 12`.
+
 Everything here is deterministic given a `random.Random`.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
+import re
 from dataclasses import dataclass
 
 from rlvr.data import BOOK_TEMPLATE
@@ -25,13 +33,17 @@ NAMES = ["Ann", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo", 
 ITEMS = ["apples", "books", "coins", "pens", "cards", "shells", "stamps", "marbles", "cookies", "stickers"]
 
 
+Fact = tuple[int, str, int, int]  # (left, op, right, result)
+Chain = tuple[Fact, Fact]  # a problem's identity: what it asks, whatever the names in its story
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One word problem with its worked steps; `steps` are (left, op, right, result) facts."""
+    """One word problem with its worked steps; `steps` are its two (left, op, right, result) facts."""
 
     question: str
     answer: int
-    steps: tuple[tuple[int, str, int, int], ...]
+    steps: Chain
     kind: str
 
 
@@ -70,22 +82,45 @@ KINDS: dict[str, tuple[str, str]] = {
 }
 
 
-def sample_problem(rng: random.Random) -> Problem:
-    """Draw one two-step problem whose intermediate and final results are positive."""
-    kind = rng.choice(list(KINDS))
+def _numbers(rng: random.Random, kind: str) -> tuple[int, int, int] | None:
+    """One draw of (a, b, c) for a story of `kind`; None when a result would not be positive."""
     op1, op2 = KINDS[kind]
+    a, b = (rng.randint(2, 9), rng.randint(2, 9)) if op1 == "*" else (rng.randint(5, 20), rng.randint(2, 9))
+    c = rng.randint(2, 9)
+    mid = _apply(a, op1, b)
+    return (a, b, c) if mid > 0 and _apply(mid, op2, c) > 0 else None
+
+
+def make_problem(rng: random.Random, kind: str, nums: tuple[int, int, int]) -> Problem:
+    """The problem of `kind` with numbers `nums`, told with names and items drawn from `rng`."""
+    a, b, c = nums
+    op1, op2 = KINDS[kind]
+    mid = _apply(a, op1, b)
+    result = _apply(mid, op2, c)
+    return Problem(_story(rng, kind, nums), result, ((a, op1, b, mid), (mid, op2, c, result)), kind)
+
+
+def sample_problem(rng: random.Random, reserved: frozenset[Chain] = frozenset()) -> Problem:
+    """Draw one two-step problem whose intermediate and final results are positive and whose chain is not
+    `reserved` (the held-out chains)."""
     while True:
-        if op1 == "*":
-            a, b = rng.randint(2, 9), rng.randint(2, 9)
-        else:
-            a, b = rng.randint(5, 20), rng.randint(2, 9)
-        c = rng.randint(2, 9)
-        mid = _apply(a, op1, b)
-        result = _apply(mid, op2, c)
-        if mid > 0 and result > 0:
-            break
-    question = _story(rng, kind, (a, b, c))
-    return Problem(question, result, ((a, op1, b, mid), (mid, op2, c, result)), kind)
+        kind = rng.choice(list(KINDS))
+        nums = None
+        while nums is None:
+            nums = _numbers(rng, kind)
+        problem = make_problem(rng, kind, nums)
+        if problem.steps not in reserved:
+            return problem
+
+
+FACT = re.compile(r"(\d+) ([-+*]) (\d+) = (\d+)")
+
+
+def chains_in(text: str) -> set[Chain]:
+    """Every two-step chain written out in `text`: consecutive facts where the second starts from the first's
+    result (as working and drill pages write them)."""
+    facts = [(int(a), op, int(b), int(r)) for a, op, b, r in FACT.findall(text)]
+    return {(f, g) for f, g in itertools.pairwise(facts) if g[0] == f[3]}
 
 
 def _working(problem: Problem) -> str:
@@ -109,10 +144,14 @@ def write_solution(
     return f"{working} {final}" if working else final
 
 
-def arithmetic_drill(rng: random.Random, n_facts: int = 10) -> str:
-    """A page of arithmetic facts of the kind the problems need (the tables a base model has read)."""
-    facts = [step for _ in range(n_facts // 2) for step in sample_problem(rng).steps]
-    return "\n".join(f"{x} {op} {y} = {z}" for x, op, y, z in facts)
+def arithmetic_drill(rng: random.Random, n_facts: int = 10, reserved: frozenset[Chain] = frozenset()) -> str:
+    """A page of arithmetic facts of the kind the problems need (the tables a base model has read); no two
+    consecutive lines form a `reserved` chain."""
+    while True:
+        facts = [step for _ in range(n_facts // 2) for step in sample_problem(rng, reserved).steps]
+        page = "\n".join(f"{x} {op} {y} = {z}" for x, op, y, z in facts)
+        if not chains_in(page) & reserved:
+            return page
 
 
 def pretraining_document(
@@ -131,13 +170,16 @@ def pretraining_document(
 
 
 def split_problems(seed: int, n_train: int, n_heldout: int) -> tuple[list[Problem], list[Problem]]:
-    """Disjoint train and held-out problem sets (no question text in common)."""
+    """Train and held-out problem sets, disjoint by chain: held-out chains are drawn first and reserved (see
+    the module docstring); the train set is drawn from the rest."""
     rng = random.Random(seed)
-    seen: set[str] = set()
-    out: list[Problem] = []
-    while len(out) < n_train + n_heldout:
-        p = sample_problem(rng)
-        if p.question not in seen:
-            seen.add(p.question)
-            out.append(p)
-    return out[:n_train], out[n_train:]
+    heldout: dict[Chain, Problem] = {}
+    while len(heldout) < n_heldout:
+        problem = sample_problem(rng)
+        heldout.setdefault(problem.steps, problem)
+    reserved = frozenset(heldout)
+    train: dict[Chain, Problem] = {}
+    while len(train) < n_train:
+        problem = sample_problem(rng, reserved)
+        train.setdefault(problem.steps, problem)
+    return list(train.values()), list(heldout.values())
