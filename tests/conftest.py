@@ -46,7 +46,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
             building = root / f"tiny-base.tmp-{os.getpid()}"
             threads = torch.get_num_threads()
             torch.set_num_threads(2)
-            spec = TinyBaseSpec(seed=0, num_layers=2, n_documents=3000, n_train=200, n_heldout=40, lr=3e-3)
+            # the style mix the learning tests were written against (the demo's own defaults may move)
+            spec = TinyBaseSpec(seed=0, num_layers=2, n_documents=3000, n_train=200, n_heldout=40, lr=3e-3,
+                                p_steps=0.45, p_boxed=0.22, p_answer_phrase=1 / 3)  # fmt: skip
             pretrain(spec, building, log=lambda *_: None)
             torch.set_num_threads(threads)
             building.rename(out)

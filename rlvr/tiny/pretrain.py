@@ -47,9 +47,13 @@ class TinyBaseSpec:
     batch_size: int = 16
     lr: float = 3e-3
     warmup_steps: int = 50
-    p_steps: float = 0.45  # how often pretraining text shows the working
-    p_boxed: float = 0.22  # how often a solution with working writes its result as \boxed{}
+    # how often pretraining text shows the working: less often than a bare "The answer is N.", so that greedy
+    # decoding's first choice is a bare answer (mostly wrong on a held-out chain) and the base model's answers
+    # are poor, not only unboxed; sampling still shows working often enough for RL to find it
+    p_steps: float = 0.4
+    p_boxed: float = 0.3  # how often a solution with working writes its result as \boxed{}
     p_boxed_direct: float = 0.08  # how often a bare answer is boxed
+    p_answer_phrase: float = 0.8  # how often a plain result reads "The answer is N." (else two other phrasings)
     p_run_on: float = 0.15  # how often a document runs on into another question instead of stopping
     p_drill: float = 0.3  # fraction of documents that are pages of arithmetic facts
     n_train: int = 2000  # RL training problems
@@ -81,7 +85,12 @@ def _corpus(spec: TinyBaseSpec, reserved: frozenset[Chain]) -> list[str]:
     `reserved` (held-out) chain, as a story or as consecutive facts (also across a run-on's two problems)."""
     rng = random.Random(spec.seed + 1)
     docs: list[str] = []
-    style = {"p_steps": spec.p_steps, "p_boxed": spec.p_boxed, "p_boxed_direct": spec.p_boxed_direct}
+    style = {
+        "p_steps": spec.p_steps,
+        "p_boxed": spec.p_boxed,
+        "p_boxed_direct": spec.p_boxed_direct,
+        "p_answer_phrase": spec.p_answer_phrase,
+    }
     while len(docs) < spec.n_documents:
         if rng.random() < spec.p_drill:
             docs.append(arithmetic_drill(rng, reserved=reserved))
@@ -165,6 +174,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{args.out} exists; --force rebuilds it")
         return
     torch.set_num_threads(args.threads)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # its own progress lines say enough
     spec = TinyBaseSpec(seed=args.seed, n_documents=args.documents)
     pretrain(spec, args.out)
     print(f"tiny base model written to {args.out}")

@@ -128,19 +128,27 @@ def _working(problem: Problem) -> str:
 
 
 def write_solution(
-    problem: Problem, rng: random.Random, *, p_steps: float, p_boxed: float, p_boxed_direct: float
+    problem: Problem,
+    rng: random.Random,
+    *,
+    p_steps: float,
+    p_boxed: float,
+    p_boxed_direct: float,
+    p_answer_phrase: float = 1 / 3,
 ) -> str:
     """One worked solution in a randomly chosen style (see the module docstring).
 
     Without working the result is the model's "direct guess": in pretraining text it is always right, but
     a small model cannot compute two operations in one token, so at sampling time it is often wrong.
     Careful solutions (with working) box their result more often (`p_boxed`) than bare ones (`p_boxed_direct`).
+    A plain result is "The answer is N." with probability `p_answer_phrase`, else one of two other phrasings.
     """
     working = _working(problem) if rng.random() < p_steps else ""
     if rng.random() < (p_boxed if working else p_boxed_direct):
         final = rng.choice(["\\boxed{%d}", "The answer is \\boxed{%d}."]) % problem.answer
         return f"{working}\n{final}" if working else final
-    final = rng.choice(["The answer is %d.", "So the result is %d.", "%d"]) % problem.answer
+    phrase = "The answer is %d." if rng.random() < p_answer_phrase else rng.choice(["So the result is %d.", "%d"])
+    final = phrase % problem.answer
     return f"{working} {final}" if working else final
 
 
@@ -154,18 +162,16 @@ def arithmetic_drill(rng: random.Random, n_facts: int = 10, reserved: frozenset[
             return page
 
 
-def pretraining_document(
-    rng: random.Random, problem: Problem, *, p_steps: float, p_boxed: float, p_boxed_direct: float
-) -> str:
+def pretraining_document(rng: random.Random, problem: Problem, **style: float) -> str:
     """A pretraining document: a prompt in one of several styles followed by a worked solution."""
-    style = rng.random()
-    if style < 0.5:
+    layout = rng.random()
+    if layout < 0.5:
         prompt = BOOK_TEMPLATE.replace("{problem}", problem.question)
-    elif style < 0.8:
+    elif layout < 0.8:
         prompt = f"Question:\n{problem.question}\n\nAnswer:"
     else:
         prompt = f"Q: {problem.question}\nA:"
-    solution = write_solution(problem, rng, p_steps=p_steps, p_boxed=p_boxed, p_boxed_direct=p_boxed_direct)
+    solution = write_solution(problem, rng, **style)  # the style probabilities of `write_solution`
     return prompt + " " + solution
 
 
