@@ -388,11 +388,11 @@ def print_summary(tracker: Tracker, summary: dict[str, Any]) -> None:
 
     tracker.table(
         f"held-out evaluation ({summary['run_dir']})",
-        ["", "accuracy (boxed)", "lenient (last number)", "mean response length (tokens)"],
+        ["", "accuracy (boxed)", "lenient (last number)", "mean length"],
         [
             ["before training", pct("accuracy_before"), pct("lenient_accuracy_before"), num("length_before")],
             [
-                f"after {summary['steps']} GRPO steps",
+                f"after {summary['steps']} steps",
                 pct("accuracy_after"),
                 pct("lenient_accuracy_after"),
                 num("length_after"),

@@ -26,7 +26,7 @@ def test_train_writes_metrics_plot_summary_and_config(tiny_model_dir, tmp_path):
         assert verdict["correct"] == (row["rewards"]["math"] == 1.0) and verdict["reason"]
     assert Image.open(run_dir / "metrics.png").size[0] > 300
     assert "adv_scale" in (run_dir / "config.yaml").read_text()
-    assert "before training" in proc.stdout and "after 3 GRPO steps" in proc.stdout
+    assert "before training" in proc.stdout and "after 3 steps" in proc.stdout
 
 
 def test_custom_reward_by_file_path(tiny_model_dir, tmp_path):
