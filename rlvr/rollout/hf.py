@@ -14,6 +14,7 @@ Why our own loop and not `model.generate`: three things `generate` cannot do tha
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -53,6 +54,13 @@ class _Row:
     tokens: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
     finish_reason: str = "length"
+
+
+def _cache_keyword(model: torch.nn.Module) -> str:
+    """The forward keyword of the KV cache: `cache` from transformers 5.24 on (`past_key_values` is deprecated
+    there and warns at every decode step), `past_key_values` before."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # under a PEFT wrapper
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 class HFEngine(InProcessEngine):
@@ -109,13 +117,14 @@ class HFEngine(InProcessEngine):
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
         cache = DynamicCache(config=model.config)
+        cache_arg = {_cache_keyword(model): cache}
         out = model(
             input_ids=input_ids,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,
+            **cache_arg,
         )
         n = params.n
         cache.batch_repeat_interleave(n)  # each prompt prefilled once, its cache shared by its n rollouts
@@ -159,8 +168,8 @@ class HFEngine(InProcessEngine):
                 input_ids=tokens[:, None],
                 attention_mask=mask,
                 position_ids=next_position,
-                past_key_values=cache,
                 use_cache=True,
+                **cache_arg,
             ).logits[:, -1]
             next_position = next_position + 1
         return rows
