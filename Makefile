@@ -1,5 +1,6 @@
 # Two commands on a fresh machine:
-#   make demo   create the venv, install, build the tiny base model if absent, train 50 GRPO steps, evaluate
+#   make demo   create the venv, install, build the tiny base model if absent, audit its held-out set,
+#               train 50 GRPO steps, evaluate
 #   make test   create the venv, install with the test extras (vLLM CPU build, bubblewrap), lint, run the tests
 
 PYTHON ?= python3
