@@ -113,7 +113,7 @@ def evaluate(
         flat = [r for g in groups for r in g]
         completions, rows = [r.completion for r in flat], [r.sample for r in flat]
         scores = scorer(completions, rows)
-        lenient = lenient_scorer(completions, rows) if lenient_scorer else scores
+        lenient = lenient_scorer(completions, rows) if lenient_scorer not in (None, scorer) else scores
         for i, group in enumerate(groups):
             correct = [s > 0.5 for s in scores[i * params.n : (i + 1) * params.n]]
             lenient_correct = [s > 0.5 for s in lenient[i * params.n : (i + 1) * params.n]]

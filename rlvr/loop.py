@@ -332,7 +332,9 @@ def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples:
         stop=tuple(cfg.rollout.stop),
         seed=cfg.seed,
     )
+    strict = scorer_of(e.fallback_last_number)
+    lenient = strict if e.fallback_last_number else scorer_of(True)  # the same grading: do not run it twice
     return evaluate(
-        engine, samples, params, scorer_of(e.fallback_last_number), batch_size=e.batch_size, ks=e.ks,
-        lenient_scorer=scorer_of(True), fallback_last_number=e.fallback_last_number,
+        engine, samples, params, strict, batch_size=e.batch_size, ks=e.ks, lenient_scorer=lenient,
+        fallback_last_number=e.fallback_last_number,
     )  # fmt: skip
