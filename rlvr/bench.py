@@ -99,6 +99,7 @@ def run(overrides: list[str], steps: int) -> dict[str, Any]:
         run_dir = Path(tmp) / "run"
         fixed = [
             f"steps={steps}", f"run_dir={run_dir}", "tracking.wandb=disabled", "tracking.progress=false",
+            "tracking.plots=false",
             "eval.before_training=false", "eval.after_training=false", "eval.every=0",
             "checkpoint.save_final=false", "checkpoint.every=0",
         ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""`rlvr` command line: `rlvr train ...`, `rlvr eval ...`, `rlvr make-tiny ...`; Hydra does the config.
+"""`rlvr` command line: `rlvr train ...`, `rlvr eval ...`, `rlvr plot RUN_DIR`, ...; Hydra does the config.
 
     rlvr train experiment=tiny algo.adv_scale=none      # compose recipes/, override anything
     rlvr train --cfg job                                # print the composed config
@@ -22,6 +22,9 @@ commands:
   eval       evaluate a model on a held-out set (pass@1, pass@k, maj@k)
   bench      time training steps of a recipe: where a step's time goes, tokens/s, peak memory
   make-tiny  build the tiny arithmetic base model used by the demo
+  plot       PNG plots of a finished run (reward, accuracy, length, entropy, KL, clipping, step time)
+  inspect    a step's completions with their rewards and the verifier's reasons: inspect RUN_DIR --step N
+  export     a run's policy as one Hugging Face checkpoint, LoRA merged: export RUN_DIR --out DIR
 
 `rlvr <command> --help` shows the config groups; `--cfg job` prints the composed config."""
 
@@ -145,23 +148,42 @@ def make_tiny(argv: list[str]) -> None:
     make_tiny_main(argv)
 
 
+def run_tool(module: str) -> Callable[[list[str]], None]:
+    """A command that reads a finished run (`module.main(argv)`); its user errors are one line, exit 2."""
+
+    def command(argv: list[str]) -> None:
+        import importlib
+
+        try:
+            importlib.import_module(module).main(argv)
+        except _user_errors() as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+    return command
+
+
+COMMANDS: dict[str, Callable[[list[str]], None]] = {
+    "train": lambda argv: run_hydra("train", train_task, argv),
+    "eval": lambda argv: run_hydra("eval", eval_task, argv),
+    "bench": bench,
+    "make-tiny": make_tiny,
+    "plot": run_tool("rlvr.plots"),
+    "inspect": run_tool("rlvr.inspect_run"),
+    "export": run_tool("rlvr.export"),
+}
+
+
 def main() -> None:
     argv = sys.argv[1:]
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         sys.exit(0 if argv else 2)
     command, rest = argv[0], argv[1:]
-    if command == "train":
-        run_hydra("train", train_task, rest)
-    elif command == "eval":
-        run_hydra("eval", eval_task, rest)
-    elif command == "bench":
-        bench(rest)
-    elif command == "make-tiny":
-        make_tiny(rest)
-    else:
+    if command not in COMMANDS:
         print(f"error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         sys.exit(2)
+    COMMANDS[command](rest)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,12 @@ class ModelConfig:
         for name in ("dtype", "master_dtype"):
             if getattr(self, name) not in ("float32", "bfloat16", "float16"):
                 raise ConfigError(f"model.{name} must be float32, bfloat16 or float16, got {getattr(self, name)!r}")
+        # Local paths are made absolute, so the run's config.yaml and a LoRA adapter's base path still point
+        # at them from any other directory (`rlvr export`, `model.adapter=` from elsewhere).
+        for name in ("path", "tokenizer", "adapter", "checkpoint"):
+            value = getattr(self, name)
+            if isinstance(value, str) and value and Path(value).expanduser().exists():
+                setattr(self, name, str(Path(value).expanduser().resolve()))
 
 
 @dataclass
@@ -59,15 +65,20 @@ class DataConfig:
     answer_key: str | None = "answer"  #: row field with the gold answer (None when rewards use tests)
     tests_key: str | None = None  #: row field with unit tests (code tasks)
     id_key: str | None = None  #: row field with a stable id; default: the row index
-    template: str = "book"  #: book | chat | raw | a format string with {problem}
+    template: str = "book"  #: book | code | chat | raw | a format string with {problem}
     system_prompt: str | None = None  #: system message for template=chat
     shuffle: bool = True  #: shuffle once per epoch with the run seed (False: file order, as the book)
     limit: int | None = None  #: use only the first N rows
     max_prompt_tokens: int | None = None  #: drop rows whose rendered prompt is longer (verl's filter_overlong_prompts)
+    #: show the first N unit tests after the problem, as MBPP's prompt does ("Your code should pass these
+    #: tests:"): they name the function and its signature
+    tests_in_prompt: int = 0
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 0:
             raise ConfigError(f"data.limit must be >= 0 (or null for all rows), got {self.limit}")
+        if self.tests_in_prompt < 0 or (self.tests_in_prompt and not self.tests_key):
+            raise ConfigError(f"data.tests_in_prompt must be >= 0 and needs data.tests_key, got {self.tests_in_prompt}")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
             raise ConfigError(
                 f"data.max_prompt_tokens must be >= 1 (or null to keep every row), got {self.max_prompt_tokens}"
@@ -87,6 +98,9 @@ class EvalConfig:
     ks: list[int] | None = None  #: k of pass@k and maj@k; default 1, 2, 4, ... below n, and n itself
     batch_size: int = 64  #: prompts per generation call
     fallback_last_number: bool = False  #: grade the last number when there is no \\boxed{} (lenient eval)
+    #: reward function that grades the held-out set (full marks = correct): math_accuracy, code_pass_rate,
+    #: any registered name, `module:fn` or `file.py:fn`; the training entry with the same fn lends its settings
+    reward: str = "math_accuracy"
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -229,6 +243,8 @@ class AlgoConfig:
 @dataclass
 class OptimConfig:
     lr: float = 1e-6
+    #: learning rate when model.lora.rank > 0 (LoRA wants ~10x the full-weight rate); None = optim.lr
+    lora_lr: float | None = None
     weight_decay: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     grad_clip: float = 1.0  #: max grad norm; 0 = off
@@ -239,6 +255,8 @@ class OptimConfig:
     micro_batch_tokens: int = 0
 
     def __post_init__(self) -> None:
+        if self.lora_lr is not None and self.lora_lr <= 0:
+            raise ConfigError(f"optim.lora_lr must be > 0 (or null to use optim.lr), got {self.lora_lr}")
         if self.lr <= 0 or self.micro_batch_size < 1 or self.micro_batch_tokens < 0:
             raise ConfigError("optim.lr must be > 0, optim.micro_batch_size >= 1 and optim.micro_batch_tokens >= 0")
         if self.schedule not in ("constant", "cosine", "linear"):
@@ -249,8 +267,13 @@ class OptimConfig:
 class TrackingConfig:
     wandb: str = "offline"  #: offline (default, no account needed) | online | disabled
     project: str = "rlvr"
-    log_samples: int = 2  #: sample completions written to samples.jsonl (and wandb) each step
+    log_samples: int | None = 8  #: groups per step whose completions go to samples.jsonl (and wandb); None = all
     progress: bool = True  #: rich progress bar with ETA
+    plots: bool = True  #: draw run_dir/plots/*.png and metrics.png at the end of the run (`rlvr plot` any time)
+
+    def __post_init__(self) -> None:
+        if self.log_samples is not None and self.log_samples < 0:
+            raise ConfigError(f"tracking.log_samples must be >= 0 (or null for every group), got {self.log_samples}")
 
 
 @dataclass
@@ -404,3 +427,14 @@ def compose(overrides: list[str] | None = None, config_name: str = "train") -> T
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(recipes_dir()), version_base=None):
         return to_config(hydra_compose(config_name=config_name, overrides=list(overrides or [])))
+
+
+def model_config_of_run(run_dir: Path) -> ModelConfig:
+    """The `model` section of a run's `config.yaml`, validated (for tools that rebuild a run's policy)."""
+    path = run_dir / "config.yaml"
+    try:
+        raw = OmegaConf.load(path).get("model")
+        merged = OmegaConf.merge(OmegaConf.structured(ModelConfig), raw or {})
+        return OmegaConf.to_object(merged)  # type: ignore[return-value]
+    except (OSError, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the run's model config ({str(exc).splitlines()[0]})") from None

@@ -23,7 +23,10 @@ BOOK_TEMPLATE = (
     "Answer the question and write the final result on a new line as:\n"
     "\\boxed{ANSWER}\n\nQuestion:\n{problem}\n\nAnswer:"
 )
-TEMPLATES = {"book": BOOK_TEMPLATE, "raw": "{problem}"}
+CODE_TEMPLATE = (
+    "You are a helpful coding assistant.\nWrite the function in a fenced Python block.\n\nTask:\n{problem}\n\nSolution:"
+)
+TEMPLATES = {"book": BOOK_TEMPLATE, "code": CODE_TEMPLATE, "raw": "{problem}"}
 LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
 
 
@@ -108,13 +111,22 @@ def load_samples(cfg: DataConfig, tokenizer: Any = None) -> list[Sample]:
         samples.append(
             Sample(
                 id=str(row[cfg.id_key]) if cfg.id_key and cfg.id_key in row else str(row.get("unique_id", i)),
-                prompt=render(str(row[cfg.problem_key])),
+                prompt=render(_with_tests(str(row[cfg.problem_key]), row, cfg)),
                 answer=str(row[cfg.answer_key]) if cfg.answer_key else None,
                 tests=row[cfg.tests_key] if cfg.tests_key else None,
                 metadata={k: v for k, v in row.items() if k not in known},
             )
         )
     return samples
+
+
+def _with_tests(problem: str, row: dict[str, Any], cfg: DataConfig) -> str:
+    """The problem followed by its first `data.tests_in_prompt` assert tests (MBPP's prompt)."""
+    tests = row.get(cfg.tests_key) if cfg.tests_in_prompt and cfg.tests_key else None
+    if not isinstance(tests, list) or not tests:
+        return problem
+    shown = "\n".join(str(t) for t in tests[: cfg.tests_in_prompt])
+    return f"{problem}\nYour code should pass these tests:\n{shown}"
 
 
 class PromptSampler:

@@ -1,9 +1,13 @@
-"""MATH-500 style evaluation: pass@1 (greedy), pass@k and maj@k (sampled), breakdowns, lengths.
+"""Held-out evaluation, in training and in `rlvr eval`: pass@1 (greedy), pass@k and maj@k (sampled),
+breakdowns, lengths.
 
-Correctness comes from the same verifier as training (`rewards.math.grade`, run through the time-limited
-reward pool), so a number printed here means what the training reward meant. Next to that strict accuracy (the
-boxed answer, what training rewards) a lenient one grades the last number of a completion that boxes nothing:
-when RL raises both, it improved the answers and not only their format.
+Correctness comes from a reward function of the same registry as training (`eval.reward`: `math_accuracy` by
+default, `code_pass_rate` for code, any `module:fn` or `file.py:fn`), run through the same time-limited reward
+pool with the training entry's settings when it has one, so a number printed here means what the training
+reward meant; a completion is correct when it scores full marks (1.0: the right answer, every test passed).
+For math, next to that strict accuracy (the boxed answer, what training rewards) a lenient one grades the last
+number of a completion that boxes nothing: when RL raises both, it improved the answers and not only their
+format.
 """
 
 from __future__ import annotations
@@ -14,11 +18,35 @@ from dataclasses import dataclass, field
 from math import comb
 from typing import Any
 
+from rewards.code import extract_code
 from rewards.math import extract_answer
+from rewards.pool import RewardPool, RewardSpec
+from rlvr.config import TrainConfig
 from rlvr.rollout.base import RolloutEngine, SamplingParams
 from rlvr.types import Sample
 
 Scorer = Callable[[list[str], list[Sample]], list[float]]
+AnswerOf = Callable[[str], "str | None"]
+
+
+def _answer_of_math(fallback_last_number: bool) -> AnswerOf:
+    return lambda completion: extract_answer(completion, fallback_last_number=fallback_last_number)
+
+
+def _whole_completion(completion: str) -> str | None:
+    return completion.strip() or None
+
+
+# What a completion's "answer" is for each evaluation reward (no_answer counts the ones without; maj@k votes
+# over them); a reward not named here votes over whole completions.
+ANSWER_OF: dict[str, Callable[[bool], AnswerOf]] = {
+    "math_accuracy": _answer_of_math,
+    "code_pass_rate": lambda _: extract_code,
+}
+# A completion is correct when its reward gives full marks: math's 1.0, every unit test passed for code.
+FULL_MARKS = 1.0
+# Rewards that can grade leniently (the last number when nothing is boxed): they take `fallback_last_number`.
+LENIENT = {"math_accuracy"}
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -97,11 +125,13 @@ def evaluate(
     ks: Sequence[int] | None = None,
     lenient_scorer: Scorer | None = None,
     fallback_last_number: bool = False,
+    answer_of: AnswerOf | None = None,
 ) -> EvalResult:
     """Generate `params.n` completions per sample, grade them, and aggregate; pass@k and maj@k for every k
     in `ks` (default: `default_ks(params.n)`), each needing k <= n. `lenient_scorer` adds the lenient
-    accuracy; `fallback_last_number` says that `scorer` grades the last number of unboxed completions, so the
-    answers counted for no_answer and maj@k are taken the same way."""
+    accuracy. `answer_of` reads a completion's answer for no_answer and maj@k (default: the boxed math answer,
+    or the last number too with `fallback_last_number`, which says that `scorer` grades that way)."""
+    answer_of = answer_of or _answer_of_math(fallback_last_number)
     ks = default_ks(params.n) if ks is None else sorted(set(ks))
     if any(not 1 <= k <= params.n for k in ks):
         raise ValueError(f"pass@k needs 1 <= k <= n={params.n}, got {list(ks)}")
@@ -115,9 +145,9 @@ def evaluate(
         scores = scorer(completions, rows)
         lenient = lenient_scorer(completions, rows) if lenient_scorer not in (None, scorer) else scores
         for i, group in enumerate(groups):
-            correct = [s > 0.5 for s in scores[i * params.n : (i + 1) * params.n]]
-            lenient_correct = [s > 0.5 for s in lenient[i * params.n : (i + 1) * params.n]]
-            answers = [extract_answer(r.completion, fallback_last_number=fallback_last_number) for r in group]
+            correct = [s >= FULL_MARKS for s in scores[i * params.n : (i + 1) * params.n]]
+            lenient_correct = [s >= FULL_MARKS for s in lenient[i * params.n : (i + 1) * params.n]]
+            answers = [answer_of(r.completion) for r in group]
             lengths += [len(r.completion_ids) for r in group]
             no_answer += sum(a is None for a in answers)
             truncated += sum(r.truncated for r in group)
@@ -154,3 +184,42 @@ def evaluate(
             sum(r["lenient_accuracy"] for r in records) / max(1, len(records)) if lenient_scorer else None
         ),
     )
+
+
+def eval_spec(cfg: TrainConfig, **extra: object) -> RewardSpec:
+    """The reward spec evaluation grades with: `eval.reward`, with the settings (time limit, keyword
+    arguments) of the training entry that uses the same function, if any, and `extra` keywords on top."""
+    ref = cfg.eval.reward
+    entries = [e for e in cfg.reward.values() if isinstance(e, dict) and str(e.get("fn")) == ref]
+    entry = dict(entries[0]) if entries else {}
+    base = RewardSpec.from_entry("eval", {**entry, "fn": ref})
+    return RewardSpec(name=ref, fn=ref, timeout_s=base.timeout_s, kwargs={**base.kwargs, **extra})
+
+
+def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples: list[Sample]) -> EvalResult:
+    """Held-out evaluation with `eval.reward`, greedy unless configured. For math: strict (the boxed answer;
+    the last number too with `eval.fallback_last_number`) and lenient (the last number whenever nothing is
+    boxed)."""
+    e = cfg.eval
+    lenient_ok = e.reward in LENIENT
+
+    def scorer_of(spec: RewardSpec) -> Scorer:
+        def scorer(completions: list[str], rows: list[Sample]) -> list[float]:
+            return [row[0] for row in pool.score(completions, [s.for_reward() for s in rows], specs=[spec]).rewards]
+
+        return scorer
+
+    params = SamplingParams(
+        n=e.n, temperature=e.temperature, top_p=e.top_p, max_tokens=e.max_tokens, stop=tuple(cfg.rollout.stop),
+        seed=cfg.seed,
+    )  # fmt: skip
+    fallback = e.fallback_last_number and lenient_ok
+    strict = scorer_of(eval_spec(cfg, fallback_last_number=fallback) if lenient_ok else eval_spec(cfg))
+    lenient = None
+    if lenient_ok:  # the same grading when strict already falls back: do not run it twice
+        lenient = strict if fallback else scorer_of(eval_spec(cfg, fallback_last_number=True))
+    answer_of = ANSWER_OF.get(e.reward, lambda _: _whole_completion)(fallback)
+    return evaluate(
+        engine, samples, params, strict, batch_size=e.batch_size, ks=e.ks, lenient_scorer=lenient,
+        answer_of=answer_of,
+    )  # fmt: skip

@@ -3,7 +3,7 @@
 `+fault.kill_at_step=N` (with `+fault.kill_point=save`, die while writing step N's checkpoint).
 
 Each fault fires once per process: after a rollback the same step runs clean, as a transient failure would.
-The loop injects nan, lr_spike and kill; the learner injects grad_scale and logit_scale (`Learner.faults`).
+Faults enter the run through its hooks (`rlvr.hooks.RunHooks`), which `Faults` implements.
 """
 
 from __future__ import annotations
@@ -11,13 +11,17 @@ from __future__ import annotations
 import os
 import signal
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlvr.errors import ConfigError
+from rlvr.hooks import RunHooks
+
+if TYPE_CHECKING:
+    from rlvr.types import TrainBatch
 
 
 @dataclass
-class Faults:
+class Faults(RunHooks):
     nan_at_step: int | None = None  #: the loss of this step becomes NaN
     lr_spike_at_step: int | None = None  #: this step's learning rate is multiplied by lr_spike_factor
     lr_spike_factor: float = 1000.0
@@ -78,3 +82,25 @@ class Faults:
     def maybe_kill(self, step: int, point: str) -> None:
         if point == self.kill_point and self._once("kill", step, self.kill_at_step):
             os.kill(os.getpid(), signal.SIGKILL)
+
+    # ---- the run's hooks ----------------------------------------------------------------------------------
+    @property
+    def scales_logits(self) -> bool:
+        return self.logit_scale_at_step is not None
+
+    def before_learn(self, step: int, batch: TrainBatch) -> None:
+        self.maybe_kill(step, "step")
+        if self.nan(step):
+            batch.advantages.fill_(float("nan"))
+
+    def lr_multiplier(self, step: int) -> float:
+        return self.lr_spike(step)
+
+    def grad_multiplier(self, step: int) -> float:
+        return self.grad_scale(step)
+
+    def logit_multiplier(self, step: int) -> float:
+        return self.logit_scale(step)
+
+    def before_checkpoint_rename(self, step: int) -> None:
+        self.maybe_kill(step, "save")

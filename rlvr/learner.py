@@ -18,7 +18,9 @@ import torch
 from rlvr.algo import LossSettings, aggregate, kl_penalty, policy_loss
 from rlvr.batching import micro_batch_share, micro_batches
 from rlvr.config import OptimConfig, TrainConfig
+from rlvr.errors import ConfigError
 from rlvr.faults import Faults
+from rlvr.hooks import RunHooks
 from rlvr.logprobs import token_logprobs
 from rlvr.model import DTYPES, load_model
 from rlvr.types import TrainBatch
@@ -43,23 +45,27 @@ class Learner:
     """Owns the trained weights and their optimizer. `step(batch)` is one GRPO update."""
 
     def __init__(
-        self, cfg: TrainConfig, model: torch.nn.Module, device: torch.device, faults: Faults | None = None
+        self, cfg: TrainConfig, model: torch.nn.Module, device: torch.device, hooks: RunHooks | None = None
     ) -> None:
         self.cfg = cfg
         self.model = model
         self.device = device
         self.version = 0
-        # the faults the learner injects (gradient and logit scale); by default those of `cfg.fault`
-        self.faults = faults if faults is not None else Faults.from_config(dict(cfg.fault))
-        if self.faults.logit_scale_at_step is not None:
-            model.register_forward_hook(self._scale_logits_fault)
+        # the run's hooks (gradient and logit factors); by default the faults of `cfg.fault`
+        self.hooks = hooks if hooks is not None else Faults.from_config(dict(cfg.fault))
+        if self.hooks.scales_logits:
+            model.register_forward_hook(self._scale_logits)
         # No KL, no reference model: with kl_beta = 0 nothing else is loaded (memory is the policy only).
         self.ref_model = None
         if cfg.algo.kl_beta > 0 and cfg.model.lora.rank == 0:
             self.ref_model = load_model(cfg.model, device).eval().requires_grad_(False)
         params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ConfigError(f"model {cfg.model.path!r} has no trainable weights (frozen, or only an adapter's base?)")
+        is_lora = hasattr(model, "peft_config")
+        lr = cfg.optim.lora_lr if is_lora and cfg.optim.lora_lr is not None else cfg.optim.lr
         self.optimizer = torch.optim.AdamW(
-            params, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay
+            params, lr=lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg.optim, max(1, cfg.steps)))
         self.autocast_dtype = DTYPES[cfg.model.dtype] if cfg.model.dtype != cfg.model.master_dtype else None
@@ -75,17 +81,17 @@ class Learner:
         before its update, so the engine and the learner see the same step."""
         return self.version + 1
 
-    def _scale_logits_fault(self, module: torch.nn.Module, args, output):
-        """Forward hook of the logit-scale fault, for generation; the learner's own forwards apply the factor
+    def _scale_logits(self, module: torch.nn.Module, args, output):
+        """Forward hook applying the hooks' logit factor in generation; the learner's own forwards apply it
         themselves (they take the decoder's hidden states, not the model's logits)."""
-        factor = self.faults.logit_scale(self.current_step)
+        factor = self.hooks.logit_multiplier(self.current_step)
         if factor != 1.0 and not self._in_forward:
             output.logits = output.logits * factor
         return output
 
     def _forward(self, model: torch.nn.Module, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probs and entropies `[B, C]` of the batch's completion tokens under log_softmax(logits / T)."""
-        factor = self.faults.logit_scale(self.current_step) if self.faults.logit_scale_at_step is not None else 1.0
+        factor = self.hooks.logit_multiplier(self.current_step) if self.hooks.scales_logits else 1.0
         temperature = self.cfg.rollout.temperature if self.cfg.rollout.temperature > 0 else 1.0
         input_ids = torch.cat([batch.prompt_ids, batch.completion_ids], dim=1)
         attention_mask = torch.cat([batch.prompt_mask, batch.completion_mask], dim=1)
@@ -150,7 +156,7 @@ class Learner:
         nonfinite = 0
         grad_norm = torch.tensor(0.0)
         first_old: torch.Tensor | None = None
-        grad_scale = self.faults.grad_scale(self.current_step)
+        grad_scale = self.hooks.grad_multiplier(self.current_step)
         if lr_multiplier != 1.0:
             for group in self.optimizer.param_groups:
                 group["lr"] *= lr_multiplier  # the scheduler's next step restores the scheduled value

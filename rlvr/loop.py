@@ -17,18 +17,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from rewards.pool import RewardPool, RewardSpec, RewardWatch
+from rewards.pool import RewardPool, RewardWatch
 from rlvr.algo import compute_advantages, informative_groups, overlong_loss_mask, soft_overlong_penalty
 from rlvr.batching import collate, collate_empty
 from rlvr.config import TrainConfig
 from rlvr.data import PromptSampler
-from rlvr.evaluate import EvalResult, evaluate
-from rlvr.faults import Faults
+from rlvr.hooks import RunHooks
 from rlvr.learner import Learner
 from rlvr.rollout.ahead import RolloutQueue
 from rlvr.rollout.base import RolloutEngine, SamplingParams
 from rlvr.tracking import Tracker
-from rlvr.types import Group, Rollout, Sample
+from rlvr.types import Group, Rollout
 
 
 def seed_everything(seed: int) -> None:
@@ -69,7 +68,7 @@ class Trainer:
         sampler: PromptSampler,
         tracker: Tracker,
         pad_id: int,
-        faults: Faults | None = None,
+        hooks: RunHooks | None = None,
     ):
         self.cfg = cfg
         self.learner = learner
@@ -78,7 +77,7 @@ class Trainer:
         self.sampler = sampler
         self.tracker = tracker
         self.pad_id = pad_id
-        self.faults = faults or Faults()
+        self.hooks = hooks or RunHooks()
         self.seed_offset = 0  # bumped by the "reseed" rollback mitigation
         self.reward_names = pool.names + (["overlong_penalty"] if cfg.algo.overlong == "soft_penalty" else [])
         self.reward_weights = pool.weights + ([1.0] if cfg.algo.overlong == "soft_penalty" else [])
@@ -199,7 +198,6 @@ class Trainer:
         collected = self.collect_groups(step)
         rollouts: list[Rollout] = [r for g in collected.groups for r in g.rollouts]
         advantages = self.advantages(collected.groups)
-        self.faults.maybe_kill(step, "step")
         # 6. learn
         learn_start = time.perf_counter()
         if rollouts:
@@ -207,9 +205,8 @@ class Trainer:
             batch = collate(rollouts, advantages, overlong_loss_mask(truncated, self.cfg.algo.overlong), self.pad_id)
         else:
             batch = collate_empty()
-        if self.faults.nan(step):
-            batch.advantages.fill_(float("nan"))
-        learn = self.learner.step(batch, lr_multiplier=self.faults.lr_spike(step))
+        self.hooks.before_learn(step, batch)
+        learn = self.learner.step(batch, lr_multiplier=self.hooks.lr_multiplier(step))
         learn_s = time.perf_counter() - learn_start
         # 7. sync the engine to the new weights, and request what the staleness bound now allows
         sync = {}
@@ -281,60 +278,27 @@ class Trainer:
         return metrics
 
     def log_samples(self, step: int, groups: list[Group]) -> None:
+        """Every completion of the step's first `tracking.log_samples` groups (all when None), with each
+        reward, the weighted total and the verifier's details: what `rlvr inspect` shows."""
         rows = []
-        for g in groups[: self.cfg.tracking.log_samples]:
-            r = g.rollouts[0]
-            rows.append(
-                {
-                    "sample_id": g.sample.id,
-                    "answer": g.sample.answer,
-                    "completion": r.completion,
-                    "rewards": dict(zip(self.reward_names, g.rewards[0], strict=True)),
-                    "reward_infos": {
-                        name: info
-                        for name, info in zip(
-                            self.pool.names, g.reward_infos[0] if g.reward_infos else [], strict=False
-                        )
-                        if info
-                    },
-                    "finish_reason": r.finish_reason,
-                }
-            )
+        limit = self.cfg.tracking.log_samples
+        for g in groups if limit is None else groups[:limit]:
+            for i, r in enumerate(g.rollouts):
+                infos = g.reward_infos[i] if g.reward_infos else []
+                rows.append(
+                    {
+                        "sample_id": g.sample.id,
+                        "rollout": i,
+                        "answer": g.sample.answer,
+                        "completion": r.completion,
+                        "reward": sum(w * v for w, v in zip(self.reward_weights, g.rewards[i], strict=True)),
+                        "rewards": dict(zip(self.reward_names, g.rewards[i], strict=True)),
+                        "reward_infos": {
+                            name: info for name, info in zip(self.pool.names, infos, strict=False) if info
+                        },
+                        "finish_reason": r.finish_reason,
+                        "tokens": len(r.completion_ids),
+                        "weight_version": r.weight_version,
+                    }
+                )
         self.tracker.samples(step, rows)
-
-
-def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples: list[Sample]) -> EvalResult:
-    """Held-out evaluation with the training verifier (math_accuracy), greedy unless configured: strict (the
-    boxed answer; the last number too with `eval.fallback_last_number`) and lenient (the last number whenever
-    nothing is boxed)."""
-    e = cfg.eval
-
-    def scorer_of(fallback_last_number: bool):
-        spec = [
-            RewardSpec(
-                name="math_accuracy",
-                fn="math_accuracy",
-                timeout_s=10.0,
-                kwargs={"fallback_last_number": fallback_last_number},
-            )
-        ]
-
-        def scorer(completions: list[str], rows: list[Sample]) -> list[float]:
-            return [row[0] for row in pool.score(completions, [s.for_reward() for s in rows], specs=spec).rewards]
-
-        return scorer
-
-    params = SamplingParams(
-        n=e.n,
-        temperature=e.temperature,
-        top_p=e.top_p,
-        max_tokens=e.max_tokens,
-        stop=tuple(cfg.rollout.stop),
-        seed=cfg.seed,
-    )
-    strict = scorer_of(e.fallback_last_number)
-    lenient = strict if e.fallback_last_number else scorer_of(True)  # the same grading: do not run it twice
-    return evaluate(
-        engine, samples, params, strict, batch_size=e.batch_size, ks=e.ks, lenient_scorer=lenient,
-        fallback_last_number=e.fallback_last_number,
-    )  # fmt: skip

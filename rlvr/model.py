@@ -43,9 +43,23 @@ def load_tokenizer(cfg: ModelConfig):
     return tokenizer
 
 
+def _refuse_adapter_as_model(path: str) -> None:
+    """A LoRA adapter directory (a LoRA run's `model/`) given as `model.path`: say how to load it instead."""
+    local = Path(path).expanduser()
+    if (local / "adapter_config.json").exists() and not (local / "config.json").exists():
+        import json
+
+        base = json.loads((local / "adapter_config.json").read_text()).get("base_model_name_or_path") or "<base>"
+        raise ConfigError(
+            f"model.path {path} is a LoRA adapter, not a model: pass model.path={base} model.adapter={path} "
+            f"(or merge it first: rlvr export RUN_DIR --out DIR)"
+        )
+
+
 def load_model(cfg: ModelConfig, device: torch.device) -> torch.nn.Module:
     """The policy in `master_dtype` (fp32 by default: the optimizer updates full-precision weights)."""
     _check_local(cfg.path, "model path")
+    _refuse_adapter_as_model(cfg.path)
     dtype = DTYPES[cfg.master_dtype]
     kwargs = {"attn_implementation": cfg.attn_implementation} if cfg.attn_implementation else {}
     try:

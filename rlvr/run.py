@@ -7,7 +7,8 @@ The run never loses more than the steps since its last checkpoint (`resume=auto`
 and when the monitor sees a collapse it restores the last good checkpoint, applies the configured
 mitigation, logs a `rollback` event and continues; after `monitor.max_rollbacks` it stops (exit code 3).
 A run owns its `run_dir` and writes nowhere else: a fresh run refuses a directory that holds another run
-(`rlvr.rundir.claim`), and `resume=<checkpoint path>` reads that checkpoint and writes only the new run.
+(`rlvr.rundir.claim`), no two processes work in one run directory at once (`rlvr.rundir.hold`), and
+`resume=<checkpoint path>` reads that checkpoint and writes only the new run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-from rewards.pool import RewardPool, specs_from_config
+from rewards.pool import RewardPool, check_signature, specs_from_config
 from rlvr.checkpoint import (
     WRITE_ERRORS,
     CheckpointError,
@@ -37,30 +38,32 @@ from rlvr.checkpoint import (
 from rlvr.config import DataConfig, TrainConfig
 from rlvr.data import PromptSampler, Sample, load_samples
 from rlvr.errors import ConfigError, StorageError, TrainingStopped
-from rlvr.evaluate import EvalResult
+from rlvr.evaluate import EvalResult, eval_spec, run_eval
 from rlvr.faults import Faults
+from rlvr.hooks import RunHooks
 from rlvr.learner import Learner
-from rlvr.loop import Trainer, run_eval, seed_everything
+from rlvr.loop import Trainer, seed_everything
 from rlvr.model import load_model, load_tokenizer, resolve_device
 from rlvr.monitor import Monitor, Verdict
+from rlvr.plots import plot_run
 from rlvr.rollout import factory
 from rlvr.rollout.base import encode_prompts
 from rlvr.rollout.factory import make_engine
-from rlvr.rundir import RunState, atomic_write_text, claim
-from rlvr.tracking import Tracker, plot_metrics
+from rlvr.rundir import RunState, atomic_write_text, claim, hold
+from rlvr.tracking import Tracker
 
 
 class Run:
     """The state of one training run beyond a single step: checkpoints, monitor, rollbacks, summary."""
 
-    def __init__(self, cfg: TrainConfig, trainer: Trainer, tracker: Tracker, faults: Faults, state: RunState) -> None:
+    def __init__(self, cfg: TrainConfig, trainer: Trainer, tracker: Tracker, hooks: RunHooks, state: RunState) -> None:
         self.cfg = cfg
         self.trainer = trainer
         self.tracker = tracker
         self.state = state  # rollbacks, mitigation and wall clock, persisted after every step
         self.monitor = Monitor(cfg.monitor)
         self.checkpoints = CheckpointManager(
-            Path(cfg.run_dir), cfg.checkpoint, before_rename=lambda: faults.maybe_kill(self.saving_step, "save")
+            Path(cfg.run_dir), cfg.checkpoint, before_rename=lambda: hooks.before_checkpoint_rename(self.saving_step)
         )
         self.saving_step = 0
         self.lr_scale = 1.0  # cumulative rollback mitigation; survives restores on purpose
@@ -228,9 +231,9 @@ def _start_process(cfg: TrainConfig):
     return load_tokenizer(cfg.model)
 
 
-def _load_learner(cfg: TrainConfig, faults: Faults | None = None) -> Learner:
+def _load_learner(cfg: TrainConfig, hooks: RunHooks | None = None) -> Learner:
     device = resolve_device(cfg.model.device)
-    return Learner(cfg, load_model(cfg.model, device), device, faults)
+    return Learner(cfg, load_model(cfg.model, device), device, hooks)
 
 
 def _prompt_lengths(tokenizer, samples: list[Sample]) -> list[int]:
@@ -309,6 +312,7 @@ def _setup(cfg: TrainConfig):
     train_samples = _drop_long_prompts(cfg.data, tokenizer, load_samples(cfg.data, tokenizer), "data")
     eval_samples = []
     if cfg.eval.enabled:
+        check_signature(eval_spec(cfg))  # eval.reward resolves, before any model is loaded
         eval_samples = _drop_long_prompts(cfg.eval.data, tokenizer, load_samples(cfg.eval.data, tokenizer), "eval.data")
     _check_prompt_lengths(cfg, tokenizer, train_samples, eval_samples)
     return faults, tokenizer, train_samples, eval_samples, specs
@@ -339,10 +343,16 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     started = time.time()
     faults, tokenizer, train_samples, eval_samples, specs = _setup(cfg)
     run_dir = Path(cfg.run_dir)
-    claim(run_dir, resume=cfg.resume, overwrite=cfg.overwrite)
+    with hold(run_dir):  # no other process writes this run while this one does
+        claim(run_dir, resume=cfg.resume, overwrite=cfg.overwrite)
+        return _train(cfg, faults, tokenizer, train_samples, eval_samples, specs, started)
+
+
+def _train(cfg: TrainConfig, faults: Faults, tokenizer, train_samples, eval_samples, specs, started: float):
+    run_dir = Path(cfg.run_dir)
     with contextlib.ExitStack() as stack:  # closed in reverse: run state, tracker, engine, reward pool
         pool = stack.enter_context(RewardPool(specs, cfg.reward_workers))  # its preflight runs before any model
-        learner = _load_learner(cfg, faults)  # the run's one Faults: each fault fires once per process
+        learner = _load_learner(cfg, faults)  # the run's one set of hooks: each fault fires once per process
         engine = make_engine(cfg, learner, tokenizer)
         stack.callback(engine.close)
         state = RunState.load(run_dir) if cfg.resume == "auto" else RunState()
@@ -368,9 +378,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             _export_model(learner.model, tokenizer, run_dir / "model")
     summary = {**run.summary, "wall_s": round(state.wall_s, 1), "segments": len(state.segments)}
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
-    plot_metrics(run_dir / "metrics.jsonl", run_dir / "metrics.png")
-    if "accuracy_before" in summary or "accuracy_after" in summary:
-        print_summary(tracker, summary)
+    if cfg.tracking.plots:
+        plot_run(run_dir)
+    print_summary(tracker, summary, plots=cfg.tracking.plots)
     return summary
 
 
@@ -379,27 +389,39 @@ def _persist_quietly(run: Run) -> None:
         run.persist()
 
 
-def print_summary(tracker: Tracker, summary: dict[str, Any]) -> None:
+def print_summary(tracker: Tracker, summary: dict[str, Any], *, plots: bool) -> None:
+    """The end of a run on the console: the held-out table (when there was an evaluation), then where
+    everything is."""
+
     def pct(key: str) -> str:
         return f"{100 * summary[key]:.1f}%" if key in summary else "-"
 
     def num(key: str) -> str:
         return f"{summary[key]:.1f}" if key in summary else "-"
 
-    tracker.table(
-        f"held-out evaluation ({summary['run_dir']})",
-        ["", "accuracy (boxed)", "lenient (last number)", "mean length"],
-        [
-            ["before training", pct("accuracy_before"), pct("lenient_accuracy_before"), num("length_before")],
+    run_dir = summary["run_dir"]
+    if "accuracy_before" in summary or "accuracy_after" in summary:
+        tracker.table(
+            f"held-out evaluation ({run_dir})",
+            ["", "accuracy (boxed)", "lenient (last number)", "mean length"],
             [
-                f"after {summary['steps']} steps",
-                pct("accuracy_after"),
-                pct("lenient_accuracy_after"),
-                num("length_after"),
+                ["before training", pct("accuracy_before"), pct("lenient_accuracy_before"), num("length_before")],
+                [
+                    f"after {summary['steps']} steps",
+                    pct("accuracy_after"),
+                    pct("lenient_accuracy_after"),
+                    num("length_after"),
+                ],
             ],
-        ],
-    )
-    tracker.message(f"wall time {summary['wall_s']:.0f}s; metrics, plot and summary in {summary['run_dir']}/")
+        )
+    lines = [f"done: {summary['steps']} steps in {summary['wall_s']:.0f} s; the run is in {run_dir}/"]
+    if plots:
+        lines.append(f"plots: {run_dir}/plots/*.png and {run_dir}/metrics.png")
+    lines.append(f"completions: rlvr inspect {run_dir} --step {summary['steps']} --worst")
+    if tracker.wandb_hint:
+        lines.append(tracker.wandb_hint)
+    for line in lines:
+        tracker.message(line)
 
 
 def evaluate_only(cfg: TrainConfig) -> EvalResult:
@@ -408,10 +430,12 @@ def evaluate_only(cfg: TrainConfig) -> EvalResult:
         raise ConfigError("rlvr eval needs eval.data.path (a local .json/.jsonl/.parquet or a hub dataset name)")
     run_dir = Path(cfg.run_dir)
     specs = specs_from_config(cfg.reward)
+    check_signature(eval_spec(cfg))
     tokenizer = _start_process(cfg)
     samples = _drop_long_prompts(cfg.eval.data, tokenizer, load_samples(cfg.eval.data, tokenizer), "eval.data")
     _check_prompt_lengths(cfg, tokenizer, [], samples)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(hold(run_dir))  # released last, after eval.json is written
         pool = stack.enter_context(RewardPool(specs, cfg.reward_workers))
         learner = _load_learner(cfg)
         engine = make_engine(cfg, learner, tokenizer)
@@ -420,7 +444,7 @@ def evaluate_only(cfg: TrainConfig) -> EvalResult:
         stack.callback(tracker.close)
         _write_config(cfg, run_dir)
         result = run_eval(cfg, engine, pool, samples)
-    atomic_write_text(run_dir / "eval.json", json.dumps({**result.summary(), "records": result.records}, indent=2))
+        atomic_write_text(run_dir / "eval.json", json.dumps({**result.summary(), "records": result.records}, indent=2))
     rows = [["accuracy (pass@1)", f"{100 * result.accuracy:.1f}%"]]
     if result.lenient_accuracy is not None:
         rows += [["lenient (last number when unboxed)", f"{100 * result.lenient_accuracy:.1f}%"]]

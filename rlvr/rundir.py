@@ -11,14 +11,23 @@ they left behind (so `monitor.max_rollbacks` survives a crash and a resume), the
 (wandb drops any step that is not larger than the last one it saw), the wandb run id (a resumed run continues
 the same wandb run), and the wall-clock segments of every process that worked on the run (so
 `summary.json`'s `wall_s` is the whole run, not its last segment).
+
+While a run works, its process holds an exclusive `flock` on the run directory itself (`hold`): a second
+`rlvr train` into the same directory, even `resume=auto` or `overwrite=true`, is refused instead of deleting
+or interleaving the first one's files, and the tools that read a finished run (`rlvr plot/inspect/export`,
+`open_run`) refuse a run still being written. The kernel drops the lock when the process ends, however it
+ends (a SIGKILL leaves no stale lock file to clean up); the lock is on the directory, so no file is added.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +48,56 @@ def atomic_write_text(path: Path, text: str) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise StorageError(f"could not write {path} ({exc.strerror or exc}); its previous version is intact") from None
+
+
+class RunInUse(ConfigError):
+    """Another live process holds the run directory."""
+
+
+def _try_lock(run_dir: Path) -> int | None:
+    """An fd holding the exclusive lock of `run_dir`, or None when another process holds it."""
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)  # not inherited by children (O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+@contextlib.contextmanager
+def hold(run_dir: Path) -> Iterator[None]:
+    """Hold `run_dir` (created if missing) for the duration of a run; RunInUse if another process does."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run_dir {run_dir} exists and is not a directory")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = _try_lock(run_dir)
+    if fd is None:
+        raise RunInUse(
+            f"run_dir {run_dir} is in use by another running rlvr process; wait for it to end or choose another run_dir"
+        )
+    try:
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_not_running(run_dir: Path) -> None:
+    """RunInUse if a live process is writing the run in `run_dir` (tools read only finished runs)."""
+    fd = _try_lock(run_dir)
+    if fd is None:
+        raise RunInUse(f"{run_dir} is a run still being written (its process holds the run); wait for it to end")
+    os.close(fd)
+
+
+def open_run(path: Path) -> Path:
+    """`path` as a finished run directory to read, or a one-line ConfigError saying why it is not one."""
+    if not path.is_dir():
+        raise ConfigError(f"{path} is not a directory (expected an rlvr run directory)")
+    if not (path / "config.yaml").exists() or not (path / "metrics.jsonl").exists():
+        raise ConfigError(f"{path} is not an rlvr run directory (no config.yaml and metrics.jsonl)")
+    check_not_running(path)
+    return path
 
 
 def claim(run_dir: Path, *, resume: str, overwrite: bool) -> None:

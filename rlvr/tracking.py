@@ -1,4 +1,5 @@
-"""Where numbers go: metrics.jsonl per run, sample completions, a progress bar with ETA, wandb, plots.
+"""Where numbers go: metrics.jsonl per run, sample completions, a progress line with ETA, wandb
+(the plots are drawn from metrics.jsonl by `rlvr.plots`).
 
 Library code never prints; it hands metrics and messages to a `Tracker`.
 """
@@ -8,13 +9,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rlvr.config import TrackingConfig
@@ -52,21 +52,8 @@ class Tracker:
         self.global_step = max(global_step, self._last_global_step())
         self.console = Console(stderr=True)
         self._wandb = self._init_wandb(config, wandb_id) if cfg.wandb != "disabled" else None
-        self._progress = None
-        if cfg.progress and total_steps > 0:
-            self._progress = Progress(
-                TextColumn("[bold]step"),
-                MofNCompleteColumn(),
-                BarColumn(),
-                TextColumn("{task.fields[status]}"),
-                TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
-                console=self.console,
-                disable=not sys.stderr.isatty() and os.environ.get("RLVR_FORCE_PROGRESS") is None,
-            )
-            self._task = self._progress.add_task("train", total=total_steps, status="")
-            self._progress.start()
+        self.wandb_hint = ""  # where the wandb run went, said once at the end (wandb itself is silenced)
+        self._progress = StepProgress(self.console, total_steps) if cfg.progress and total_steps > 0 else None
 
     def _last_global_step(self) -> int:
         if not self.metrics_path.exists():
@@ -86,6 +73,7 @@ class Tracker:
         if mode == "online" and not (os.environ.get("WANDB_API_KEY") or Path("~/.netrc").expanduser().exists()):
             mode = "offline"  # never block a run on a login prompt
         return wandb.init(
+            settings=wandb.Settings(silent=True),  # no banner, no history block: our own line says where it is
             project=self.cfg.project,
             dir=str(self.run_dir),
             mode=mode,
@@ -114,21 +102,7 @@ class Tracker:
             numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
             self._wandb.log({**numeric, "train/step": step}, step=self.global_step)
         if self._progress is not None:
-            status = " ".join(
-                f"{short}={metrics[key]:.3f}"
-                for key, short in (("reward/mean", "reward"), ("eval/accuracy", "acc"), ("rollout/length_mean", "len"))
-                if isinstance(metrics.get(key), (int, float))
-            )
-            self._progress.update(self._task, completed=step, status=status)
-        else:
-            self.message(
-                f"step {step}: "
-                + ", ".join(
-                    f"{k}={v:.4g}"
-                    for k, v in metrics.items()
-                    if k in ("reward/mean", "eval/accuracy", "learn/loss", "rollout/length_mean", "time/step_s")
-                )
-            )
+            self._progress.update(step, metrics)
 
     def event(self, step: int, event: str, **fields: Any) -> None:
         """A discrete event (rollback, resume) in metrics.jsonl, on the console, and in wandb (a counter, the
@@ -184,32 +158,66 @@ class Tracker:
         if self._progress is not None:
             self._progress.stop()
         if self._wandb is not None:
-            self._wandb.finish()
+            run = self._wandb
+            offline = run.settings.mode == "offline"  # (asking an offline run for its url prints a warning)
+            run_files = Path(run.dir).parent  # wandb/offline-run-<time>-<id>/files -> the run's own directory
+            self.wandb_hint = f"wandb sync {run_files}" if offline else f"wandb run {run.url}"
+            run.finish()
+
+
+class StepProgress:
+    """One progress line per step, with the step time, reward, last held-out accuracy and an ETA: a live
+    rich bar on a terminal, and one printed line per step anywhere else (CI logs, `nohup`, `| tee`), where
+    a live bar would print nothing.
+
+    The ETA is the mean of the last 10 steps' wall-clock times times the steps left: rich's own estimate
+    counts progress since this process started, which a resumed run (starting at step 30) and the long
+    evaluation steps both throw off."""
+
+    WINDOW = 10
+
+    def __init__(self, console: Console, total: int, *, live: bool | None = None) -> None:
+        self.console = console
+        self.total = total
+        self.accuracy: float | None = None
+        self.step_times: list[float] = []
+        self.live = (console.is_terminal or os.environ.get("RLVR_FORCE_PROGRESS") is not None) if live is None else live
+        self._bar: Progress | None = None
+        if self.live:
+            self._bar = Progress(
+                TextColumn("[bold]step"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(), console=console,
+            )  # fmt: skip
+            self._task = self._bar.add_task("train", total=total, status="")
+            self._bar.start()
+
+    def status(self, step: int, metrics: dict[str, Any]) -> str:
+        if isinstance(metrics.get("eval/accuracy"), (int, float)):
+            self.accuracy = float(metrics["eval/accuracy"])
+        if isinstance(metrics.get("time/step_s"), (int, float)):
+            self.step_times = [*self.step_times, float(metrics["time/step_s"])][-self.WINDOW :]
+        parts = []
+        if isinstance(metrics.get("reward/mean"), (int, float)):
+            parts.append(f"reward {metrics['reward/mean']:.3f}")
+        if self.accuracy is not None:
+            parts.append(f"acc {100 * self.accuracy:.1f}%")
+        if self.step_times:
+            mean = sum(self.step_times) / len(self.step_times)
+            left = max(0, self.total - step) * mean
+            parts += [f"{mean:.2f} s/step", f"eta {int(left // 60)}m{int(left % 60):02d}s"]
+        return " · ".join(parts)
+
+    def update(self, step: int, metrics: dict[str, Any]) -> None:
+        status = self.status(step, metrics)
+        if self._bar is not None:
+            self._bar.update(self._task, completed=step, status=status)
+        elif "reward/mean" in metrics:  # a training step (an evaluation-only record updates the accuracy)
+            self.console.print(f"step {step}/{self.total} · {status}", markup=False, highlight=False, soft_wrap=True)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def plot_metrics(metrics_path: Path, out_path: Path, keys: dict[str, str] | None = None) -> Path:
-    """PNG with one panel per metric against the step (reward, accuracy, length by default)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = keys or {"reward/mean": "reward", "eval/accuracy": "held-out accuracy", "rollout/length_mean": "length"}
-    records = [r for r in read_metrics(metrics_path) if "event" not in r]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2))
-    for ax, (key, label) in zip(axes, keys.items(), strict=True):
-        points = [(r["step"], r[key]) for r in records if isinstance(r.get(key), (int, float))]
-        if points:
-            xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, marker="o" if len(xs) < 12 else None, markersize=4)
-        ax.set_title(label)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=110)
-    plt.close(fig)
-    return out_path

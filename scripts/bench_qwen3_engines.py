@@ -42,6 +42,15 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def tree_rss_gb() -> float:
+    """Resident memory of this process and every process it started, now (vLLM's engine and worker are child
+    processes: their memory is not in this process's peak)."""
+    import psutil
+
+    me = psutil.Process()
+    return sum(p.memory_info().rss for p in [me, *me.children(recursive=True)]) / 2**30
+
+
 def timed(fn, repeats: int) -> list[float]:
     fn()  # warm-up: allocations, kernels picked, vLLM graphs
     out = []
@@ -114,7 +123,8 @@ def gen_vllm(args) -> dict:
         lengths[:] = [len(c.token_ids) for o in outs for c in o.outputs]
 
     times = timed(call, args.repeats)
-    return {"s": statistics.median(times), "tokens": sum(lengths), "lengths": sorted(set(lengths)), "start_s": start_s}
+    return {"s": statistics.median(times), "tokens": sum(lengths), "lengths": sorted(set(lengths)), "start_s": start_s,
+            "tree_rss_gb": tree_rss_gb()}  # fmt: skip
 
 
 def train_batch(tokenizer, rollouts: int, new_tokens: int):
@@ -196,7 +206,8 @@ def run_part(part: str, args) -> dict:
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{part} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    # the last JSON line: vLLM prints its shutdown warnings to stdout after ours
+    return json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
 
 
 def main() -> None:
@@ -217,7 +228,8 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         result = RUNNERS[args.part](args)
-        print(json.dumps({**result, "peak_rss_gb": peak_rss_gb()}))
+        # the larger of this process's peak and the memory of its process tree at the end (vLLM's children)
+        print(json.dumps({**result, "peak_rss_gb": max(peak_rss_gb(), result.pop("tree_rss_gb", 0.0))}))
         return
     from rlvr.tiny import qwen3_shape
 

@@ -238,6 +238,7 @@ def rlvr_command(args: argparse.Namespace, steps: int, run_dir: Path, extra: str
         "checkpoint.every=0",
         "tracking.wandb=disabled",
         "tracking.progress=false",
+        "tracking.plots=false",
         f"threads={THREADS}",
         f"seed={SEED}",
         f"run_dir={run_dir}",

@@ -70,6 +70,7 @@ def tiny_overrides(model_dir: Path, run_dir: Path, *extra: str) -> list[str]:
         "eval.max_tokens=24",
         "tracking.wandb=disabled",
         "tracking.progress=false",
+        "tracking.plots=false",  # ~3 s a run; tests of the plots turn them on
         # the barely-trained test model rambles past 24 tokens and moves a lot per step at the high learning
         # rates these short tests use: those two rules would fire on healthy test runs (tests of the monitor
         # itself set what they need)

@@ -1,10 +1,12 @@
-"""Build the tiny "base model" of the CPU demo: a Qwen3-architecture LM pretrained on arithmetic word problems.
+"""Build the tiny "base models" of the CPU demos: Qwen3-architecture LMs pretrained on arithmetic word problems
+(`--kind math`, the default) or on one-line Python tasks (`--kind code`).
 
-It is the local stand-in for Qwen3-0.6B-Base. Pretraining text mixes solution styles (see
-`rlvr.tiny.problems`), so the model computes answers well when it writes its working, badly when it does not,
-and writes `\\boxed{}` only sometimes. The output directory is a normal `save_pretrained` checkpoint (model and
+They are the local stand-ins for Qwen3-0.6B-Base. Pretraining text mixes solution styles (see
+`rlvr.tiny.problems` and `rlvr.tiny.code_tasks`): the math model computes answers well when it writes its
+working, badly when it does not, and writes `\\boxed{}` only sometimes; the code model writes the right line
+often but fences it only sometimes. The output directory is a normal `save_pretrained` checkpoint (model and
 tokenizer) loaded through the same `from_pretrained` path as a hub model, plus the RL train and held-out
-problem sets as JSONL.
+sets as JSONL and the exact pretraining text (`pretrain.txt`) for the audit (scripts/check_contamination.py).
 
 Deterministic: same seed, same thread count, same bytes.
 """
@@ -15,12 +17,14 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
+from rlvr.tiny import code_tasks
 from rlvr.tiny.problems import (
     Chain,
     Problem,
@@ -59,6 +63,14 @@ class TinyBaseSpec:
     n_train: int = 2000  # RL training problems
     n_heldout: int = 200  # never trained on, neither in pretraining nor in RL
     epochs: int = 1
+    kind: str = "math"  # math | code: which world the model is pretrained on (WORLDS)
+    p_correct: float = 0.5  # code: how often a solution is right (else one of the family's typical mistakes)
+    p_fenced: float = 0.3  # code: how often a solution is in a ```python block (what the reward runs)
+
+    @classmethod
+    def code(cls, **overrides: object) -> TinyBaseSpec:
+        """The code model's defaults: fewer, shorter documents and RL tasks (`rlvr make-tiny --kind code`)."""
+        return cls(**{"kind": "code", "n_documents": 20_000, "n_train": 600, "n_heldout": 50, **overrides})
 
 
 def model_config(spec: TinyBaseSpec, vocab_size: int, eos_id: int) -> Qwen3Config:
@@ -80,7 +92,7 @@ def model_config(spec: TinyBaseSpec, vocab_size: int, eos_id: int) -> Qwen3Confi
     )
 
 
-def _corpus(spec: TinyBaseSpec, reserved: frozenset[Chain]) -> list[str]:
+def _math_corpus(spec: TinyBaseSpec, reserved: frozenset[Chain]) -> list[str]:
     """The pretraining documents: worked problems in mixed styles and drill pages, none of which writes a
     `reserved` (held-out) chain, as a story or as consecutive facts (also across a run-on's two problems)."""
     rng = random.Random(spec.seed + 1)
@@ -103,6 +115,37 @@ def _corpus(spec: TinyBaseSpec, reserved: frozenset[Chain]) -> list[str]:
     return docs
 
 
+def _math_world(spec: TinyBaseSpec) -> tuple[list[str], list[dict], list[dict]]:
+    train, heldout = split_problems(spec.seed, spec.n_train, spec.n_heldout)
+    corpus = _math_corpus(spec, frozenset(p.steps for p in heldout))
+    return corpus, _problem_rows(train, "train"), _problem_rows(heldout, "heldout")
+
+
+def _code_world(spec: TinyBaseSpec) -> tuple[list[str], list[dict], list[dict]]:
+    """Tasks in mixed styles; no document describes a held-out task or writes its correct line (a mistake
+    in another task's solution can: such a document is not used)."""
+    train, heldout = code_tasks.split_tasks(spec.seed, spec.n_train, spec.n_heldout)
+    reserved = frozenset(t.identity for t in heldout)
+    rng = random.Random(spec.seed + 1)
+    style = {"p_correct": spec.p_correct, "p_fenced": spec.p_fenced}
+    docs: list[str] = []
+    while len(docs) < spec.n_documents:
+        doc = code_tasks.pretraining_document(rng, code_tasks.sample_task(rng, reserved), **style)
+        if rng.random() < spec.p_run_on:
+            doc += "\n\n" + code_tasks.pretraining_document(rng, code_tasks.sample_task(rng, reserved), **style)
+        if not code_tasks.identities_written(doc) & reserved:
+            docs.append(doc)
+    rows = [code_tasks.task_row(t, i, "train") for i, t in enumerate(train)]
+    return docs, rows, [code_tasks.task_row(t, i, "heldout") for i, t in enumerate(heldout)]
+
+
+# What each kind of tiny model is pretrained on: (pretraining documents, RL train rows, held-out rows).
+WORLDS: dict[str, Callable[[TinyBaseSpec], tuple[list[str], list[dict], list[dict]]]] = {
+    "math": _math_world,
+    "code": _code_world,
+}
+
+
 def _blocks(token_ids: list[list[int]], eos_id: int, block_size: int) -> torch.Tensor:
     """Pack documents, each followed by EOS, into fixed-length training blocks (GPT-style packing)."""
     stream = [t for ids in token_ids for t in (*ids, eos_id)]
@@ -113,8 +156,7 @@ def _blocks(token_ids: list[list[int]], eos_id: int, block_size: int) -> torch.T
 def pretrain(spec: TinyBaseSpec, out_dir: Path, log=print) -> Path:
     """Train the tokenizer and model, write them and the RL problem sets to `out_dir`."""
     torch.manual_seed(spec.seed)
-    train, heldout = split_problems(spec.seed, spec.n_train, spec.n_heldout)
-    corpus = _corpus(spec, frozenset(p.steps for p in heldout))
+    corpus, train_rows, heldout_rows = WORLDS[spec.kind](spec)
     tokenizer = train_tokenizer(corpus)
     blocks = _blocks(tokenizer(corpus)["input_ids"], tokenizer.eos_token_id, spec.block_size)
     model = Qwen3ForCausalLM(model_config(spec, len(tokenizer), tokenizer.eos_token_id))
@@ -147,16 +189,17 @@ def pretrain(spec: TinyBaseSpec, out_dir: Path, log=print) -> Path:
     # (scripts/check_contamination.py)
     eos_line = f"\n{tokenizer.eos_token}\n"
     (out_dir / "pretrain.txt").write_text("".join(doc + eos_line for doc in corpus))
-    _write_problems(out_dir / "train.jsonl", train)
-    _write_problems(out_dir / "heldout.jsonl", heldout)
+    for name, rows in (("train.jsonl", train_rows), ("heldout.jsonl", heldout_rows)):
+        (out_dir / name).write_text("".join(json.dumps(row) + "\n" for row in rows))
     return out_dir
 
 
-def _write_problems(path: Path, problems: list[Problem]) -> None:
-    with path.open("w") as f:
-        for i, p in enumerate(problems):
-            row = {"id": f"{path.stem}-{i}", "problem": p.question, "answer": str(p.answer), "kind": p.kind}
-            f.write(json.dumps({**row, "steps": [list(step) for step in p.steps]}) + "\n")
+def _problem_rows(problems: list[Problem], split: str) -> list[dict]:
+    return [
+        {"id": f"{split}-{i}", "problem": p.question, "answer": str(p.answer), "kind": p.kind,
+         "steps": [list(step) for step in p.steps]}
+        for i, p in enumerate(problems)
+    ]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -164,12 +207,14 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(prog="rlvr make-tiny", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("artifacts/tiny-base"))
+    parser.add_argument("--kind", choices=sorted(WORLDS), default="math", help="what the model is pretrained on")
+    parser.add_argument("--out", type=Path, default=None, help="default: artifacts/tiny-base (code: tiny-code)")
     parser.add_argument("--seed", type=int, default=TinyBaseSpec.seed)
-    parser.add_argument("--documents", type=int, default=TinyBaseSpec.n_documents)
+    parser.add_argument("--documents", type=int, default=None, help="pretraining documents (default: the kind's)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--force", action="store_true", help="rebuild even if the output exists")
     args = parser.parse_args(argv)
+    args.out = args.out or Path("artifacts/tiny-base" if args.kind == "math" else f"artifacts/tiny-{args.kind}")
     if (args.out / "config.json").exists() and not args.force:
         print(f"{args.out} exists; --force rebuilds it")
         return
@@ -177,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # its own progress lines say enough
-    spec = TinyBaseSpec(seed=args.seed, n_documents=args.documents)
+    overrides = {"seed": args.seed, **({"n_documents": args.documents} if args.documents else {})}
+    spec = TinyBaseSpec.code(**overrides) if args.kind == "code" else TinyBaseSpec(**overrides)
     pretrain(spec, args.out)
     print(f"tiny base model written to {args.out}")

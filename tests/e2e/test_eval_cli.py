@@ -74,7 +74,7 @@ def test_sampled_eval_reports_pass_and_maj_at_k(tiny_model_dir, tmp_path):
 def test_eval_of_a_checkpoint_and_of_the_exported_model(tiny_model_dir, tmp_path, lora):
     # a reward with variance on the test model, and a learning rate that moves its greedy answers in 2 steps
     extra = ["reward=[]", f"reward.custom={ROOT}/tests/helpers/rewards.py:starts_with_digit", "optim.lr=3e-2"]
-    extra += ["model.lora.rank=4"] if lora else []
+    extra += ["model.lora.rank=4", "optim.lora_lr=3e-2"] if lora else []
     train = run_cli("train", *tiny_overrides(tiny_model_dir, tmp_path / "run", "eval.before_training=false",
                                              "eval.after_training=false", *extra))  # fmt: skip
     assert train.returncode == 0, train.stderr[-3000:]
@@ -86,3 +86,24 @@ def test_eval_of_a_checkpoint_and_of_the_exported_model(tiny_model_dir, tmp_path
     base, _ = evaluate(tiny_model_dir, tmp_path / "c")
     assert completions(from_checkpoint) == completions(from_export)  # the same trained weights, two routes
     assert completions(from_checkpoint) != completions(base)  # and they are not the base model's
+
+
+def test_eval_grades_with_the_configured_reward(tiny_model_dir, tmp_path):
+    """eval.reward=<file.py:fn>: accuracy is the share of completions the function scores full marks, computed
+    here from the logged completions by this test's own rule; math's lenient figure does not apply."""
+    helper = tmp_path / "my_eval.py"
+    helper.write_text("def says_result(completion, sample, **kw):\n    return float('result' in completion)\n")
+    result, stdout = evaluate(tiny_model_dir, tmp_path / "run", f"eval.reward={helper}:says_result")
+    texts = completions(result)
+    by_hand = sum(1.0 if "result" in t else 0.0 for t in texts) / len(texts)
+    assert 0 < by_hand < 1, texts  # the tiny model gives both kinds on these prompts
+    assert result["accuracy"] == by_hand and result["lenient_accuracy"] is None
+    assert "lenient" not in stdout
+    assert result["no_answer"] == sum(not t.strip() for t in texts) / len(texts)  # the whole completion votes
+
+
+def test_an_unknown_eval_reward_is_refused_before_any_model_loads(tiny_model_dir, tmp_path):
+    proc = run_cli("eval", f"model.path={tiny_model_dir}", f"run_dir={tmp_path}", "tracking.wandb=disabled", *EVAL,
+                   "eval.reward=no_such_reward")  # fmt: skip
+    assert proc.returncode == 2 and "unknown reward function 'no_such_reward'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

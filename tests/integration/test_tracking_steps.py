@@ -25,8 +25,10 @@ class Recorder:
         wandb = types.ModuleType("wandb")
 
         class Run:
-            def __init__(self, run_id: str) -> None:
+            def __init__(self, run_id: str, mode: str, directory: str) -> None:
                 self.id = run_id
+                self.settings = types.SimpleNamespace(mode=mode)
+                self.dir = f"{directory}/wandb/offline-run-{run_id}/files"
 
             def log(self, data: dict, step: int) -> None:
                 recorder.logs.append((self.id, step, dict(data)))
@@ -36,9 +38,10 @@ class Recorder:
 
         def init(**kwargs):
             recorder.inits.append(kwargs)
-            return Run(kwargs.get("id") or f"run-{len(recorder.inits)}")
+            return Run(kwargs.get("id") or f"run-{len(recorder.inits)}", kwargs["mode"], kwargs["dir"])
 
         wandb.init = init
+        wandb.Settings = lambda **settings: settings
         wandb.termwarn = lambda text: None
         wandb.Table = lambda columns, data: {"columns": columns, "data": data}
         return wandb
@@ -78,6 +81,7 @@ def test_global_step_grows_through_a_rollback_and_a_resume_continues_the_same_wa
     run_id = first[0][0]
     assert second_init["id"] == run_id and second_init["resume"] == "allow"
     assert first_init.get("id") is None
+    assert first_init["settings"] == {"silent": True}  # no banner, no history block: rlvr says where the run is
     resumed = wandb.logs[len(first) :]
     assert {rid for rid, _, _ in resumed} == {run_id}
     assert min(step for _, step, _ in resumed) > max(steps)

@@ -143,3 +143,17 @@ def test_max_prompt_tokens_leaves_out_longer_prompts_and_says_how_many(capsys):
     assert [s.id for s in kept] == ["3", "5", "6"]  # a prompt of exactly the limit stays
     assert "left out 2 of 5 prompts longer than 6 tokens" in capsys.readouterr().err
     assert _drop_long_prompts(DataConfig(path="rows.jsonl"), WordTokenizer(), samples, "data") == samples
+
+
+def test_mbpp_style_rows_show_their_first_test_in_the_prompt(tmp_path):
+    rows = [{"task_id": 7, "text": "Add two numbers.", "test_list": ["assert add(1, 2) == 3", "assert add(0, 0) == 0"]}]
+    path = write(tmp_path / "mbpp.jsonl", rows, "jsonl")
+    config = dict(path=str(path), problem_key="text", answer_key=None, tests_key="test_list", id_key="task_id")
+    sample = load_samples(DataConfig(**config, template="code", tests_in_prompt=1))[0]
+    assert sample.prompt.endswith(
+        "Task:\nAdd two numbers.\nYour code should pass these tests:\nassert add(1, 2) == 3\n\nSolution:"
+    )
+    assert sample.id == "7" and sample.tests == rows[0]["test_list"]
+    assert "assert" not in load_samples(DataConfig(**config, template="code"))[0].prompt  # off by default
+    with pytest.raises(Exception, match="tests_in_prompt"):
+        DataConfig(path=str(path), tests_in_prompt=1)  # no tests_key

@@ -40,3 +40,14 @@ def test_lora_trains_the_adapter_and_exports_merged_weights(tiny_model_dir, tmp_
         merged["model.layers.0.self_attn.q_proj.weight"], base_before["model.layers.0.self_attn.q_proj.weight"]
     )
     assert torch.equal(merged["model.norm.weight"], base_before["model.norm.weight"])
+
+
+def test_lora_runs_take_optim_lora_lr_and_full_runs_optim_lr(tiny_model_dir, tmp_path):
+    def lr_of(*extra):
+        cfg = compose(tiny_overrides(tiny_model_dir, tmp_path, "optim.lr=1e-5", "optim.lora_lr=3e-4", *extra))
+        learner = Learner(cfg, load_model(cfg.model, torch.device("cpu")), torch.device("cpu"))
+        return [group["lr"] for group in learner.optimizer.param_groups]
+
+    assert lr_of("model.lora.rank=4") == [3e-4]
+    assert lr_of() == [1e-5]
+    assert lr_of("model.lora.rank=4", "optim.lora_lr=null") == [1e-5]  # unset: the one learning rate
