@@ -21,6 +21,7 @@ from rewards.code_session import ProgramSession, run_assert_test, session_limits
 from rewards.sandbox import ExecResult, Limits, run_python
 
 _FENCE = re.compile(r"```(?P<lang>[A-Za-z0-9_+-]*)[ \t]*\n(?P<body>.*?)```", re.DOTALL)
+_BARE_DEF = re.compile(r"^def \w+\(", re.MULTILINE)
 
 
 def execute(
@@ -33,10 +34,18 @@ def execute(
     return run_python(program, stdin=stdin, limits=limits, **options)
 
 
-def extract_code(completion: str) -> str | None:
-    """The last fenced block labelled python (or unlabelled) in the completion."""
+def extract_code(completion: str, *, fallback_unfenced: bool = False) -> str | None:
+    """The last fenced block labelled python (or unlabelled) in the completion. With `fallback_unfenced` (lenient
+    evaluation, never a training reward) a completion without one gives its bare code instead: from its first
+    `def` line up to the first blank line."""
     blocks = [m for m in _FENCE.finditer(completion) if m.group("lang").lower() in ("", "python", "py", "python3")]
-    return blocks[-1].group("body") if blocks else None
+    if blocks:
+        return blocks[-1].group("body")
+    if fallback_unfenced:
+        match = _BARE_DEF.search(completion)
+        if match:
+            return completion[match.start() :].split("\n\n", 1)[0] + "\n"
+    return None
 
 
 def _normalize_output(text: str) -> list[str]:
@@ -86,10 +95,12 @@ def code_pass_rate(
     memory_mb: int = 512,
     allow_unsandboxed: bool = False,
     python: str | None = None,
+    fallback_unfenced: bool = False,
     **_: Any,
 ) -> tuple[float, dict[str, Any]]:
-    """Fraction of `sample["tests"]` the completion's last python block passes (0.0 with no code)."""
-    program = extract_code(completion)
+    """Fraction of `sample["tests"]` the completion's last python block passes (0.0 with no code);
+    `fallback_unfenced` grades bare code too (lenient evaluation, see `extract_code`)."""
+    program = extract_code(completion, fallback_unfenced=fallback_unfenced)
     kind, tests = _parse_tests(sample["tests"])
     if program is None or not tests:
         return 0.0, {"passed": 0, "total": len(tests), "reason": "no code block" if program is None else "no tests"}

@@ -5,9 +5,9 @@ Correctness comes from a reward function of the same registry as training (`eval
 default, `code_pass_rate` for code, any `module:fn` or `file.py:fn`), run through the same time-limited reward
 pool with the training entry's settings when it has one, so a number printed here means what the training
 reward meant; a completion is correct when it scores full marks (1.0: the right answer, every test passed).
-For math, next to that strict accuracy (the boxed answer, what training rewards) a lenient one grades the last
-number of a completion that boxes nothing: when RL raises both, it improved the answers and not only their
-format.
+Next to that strict accuracy (the boxed answer, the fenced code: what training rewards) a lenient one grades the
+last number of a completion that boxes nothing, or its bare code when nothing is fenced: when RL raises both,
+it improved the answers and not only their format.
 """
 
 from __future__ import annotations
@@ -33,20 +33,38 @@ def _answer_of_math(fallback_last_number: bool) -> AnswerOf:
     return lambda completion: extract_answer(completion, fallback_last_number=fallback_last_number)
 
 
-def _whole_completion(completion: str) -> str | None:
-    return completion.strip() or None
+def _answer_of_code(fallback_unfenced: bool) -> AnswerOf:
+    return lambda completion: extract_code(completion, fallback_unfenced=fallback_unfenced)
 
 
-# What a completion's "answer" is for each evaluation reward (no_answer counts the ones without; maj@k votes
-# over them); a reward not named here votes over whole completions.
-ANSWER_OF: dict[str, Callable[[bool], AnswerOf]] = {
-    "math_accuracy": _answer_of_math,
-    "code_pass_rate": lambda _: extract_code,
+def _whole_completion(lenient: bool) -> AnswerOf:
+    return lambda completion: completion.strip() or None
+
+
+@dataclass(frozen=True)
+class Grading:
+    """How evaluation reads the completions one reward grades: their answer (no_answer counts the ones
+    without, maj@k votes over them), the reward's keyword that grades leniently, and the table's labels."""
+
+    answer_of: Callable[[bool], AnswerOf]  # lenient? -> the answer of a completion
+    lenient_kwarg: str | None
+    strict_label: str = "accuracy"
+    lenient_label: str = "lenient"
+
+
+GRADINGS: dict[str, Grading] = {
+    "math_accuracy": Grading(_answer_of_math, "fallback_last_number", "accuracy (boxed)", "lenient (last number)"),
+    "code_pass_rate": Grading(_answer_of_code, "fallback_unfenced", "pass rate (fenced)", "lenient (bare code too)"),
 }
+OTHER_GRADING = Grading(_whole_completion, None)  # any other reward: whole completions vote; no lenient figure
+
+
+def grading_of(reward: str) -> Grading:
+    return GRADINGS.get(reward, OTHER_GRADING)
+
+
 # A completion is correct when its reward gives full marks: math's 1.0, every unit test passed for code.
 FULL_MARKS = 1.0
-# Rewards that can grade leniently (the last number when nothing is boxed): they take `fallback_last_number`.
-LENIENT = {"math_accuracy"}
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -197,11 +215,11 @@ def eval_spec(cfg: TrainConfig, **extra: object) -> RewardSpec:
 
 
 def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples: list[Sample]) -> EvalResult:
-    """Held-out evaluation with `eval.reward`, greedy unless configured. For math: strict (the boxed answer;
-    the last number too with `eval.fallback_last_number`) and lenient (the last number whenever nothing is
-    boxed)."""
+    """Held-out evaluation with `eval.reward`, greedy unless configured: strict (what training rewards: the
+    boxed answer, the fenced code; leniently too with `eval.fallback_last_number`) and, for a reward that has
+    one, lenient (the last number when nothing is boxed, bare code when nothing is fenced)."""
     e = cfg.eval
-    lenient_ok = e.reward in LENIENT
+    grading = grading_of(e.reward)
 
     def scorer_of(spec: RewardSpec) -> Scorer:
         def scorer(completions: list[str], rows: list[Sample]) -> list[float]:
@@ -209,17 +227,19 @@ def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples:
 
         return scorer
 
+    def spec(lenient: bool) -> RewardSpec:
+        return eval_spec(cfg, **({grading.lenient_kwarg: lenient} if grading.lenient_kwarg else {}))
+
     params = SamplingParams(
         n=e.n, temperature=e.temperature, top_p=e.top_p, max_tokens=e.max_tokens, stop=tuple(cfg.rollout.stop),
         seed=cfg.seed,
     )  # fmt: skip
-    fallback = e.fallback_last_number and lenient_ok
-    strict = scorer_of(eval_spec(cfg, fallback_last_number=fallback) if lenient_ok else eval_spec(cfg))
+    fallback = e.fallback_last_number and grading.lenient_kwarg is not None
+    strict = scorer_of(spec(fallback))
     lenient = None
-    if lenient_ok:  # the same grading when strict already falls back: do not run it twice
-        lenient = strict if fallback else scorer_of(eval_spec(cfg, fallback_last_number=True))
-    answer_of = ANSWER_OF.get(e.reward, lambda _: _whole_completion)(fallback)
+    if grading.lenient_kwarg:  # the same grading when strict already falls back: do not run it twice
+        lenient = strict if fallback else scorer_of(spec(True))
     return evaluate(
         engine, samples, params, strict, batch_size=e.batch_size, ks=e.ks, lenient_scorer=lenient,
-        answer_of=answer_of,
+        answer_of=grading.answer_of(fallback),
     )  # fmt: skip

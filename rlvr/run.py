@@ -38,7 +38,7 @@ from rlvr.checkpoint import (
 from rlvr.config import DataConfig, TrainConfig
 from rlvr.data import PromptSampler, Sample, load_samples
 from rlvr.errors import ConfigError, StorageError, TrainingStopped
-from rlvr.evaluate import EvalResult, eval_spec, run_eval
+from rlvr.evaluate import EvalResult, Grading, eval_spec, grading_of, run_eval
 from rlvr.faults import Faults
 from rlvr.hooks import RunHooks
 from rlvr.learner import Learner
@@ -380,7 +380,7 @@ def _train(cfg: TrainConfig, faults: Faults, tokenizer, train_samples, eval_samp
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     if cfg.tracking.plots:
         plot_run(run_dir)
-    print_summary(tracker, summary, plots=cfg.tracking.plots)
+    print_summary(tracker, summary, plots=cfg.tracking.plots, grading=grading_of(cfg.eval.reward))
     return summary
 
 
@@ -389,7 +389,7 @@ def _persist_quietly(run: Run) -> None:
         run.persist()
 
 
-def print_summary(tracker: Tracker, summary: dict[str, Any], *, plots: bool) -> None:
+def print_summary(tracker: Tracker, summary: dict[str, Any], *, plots: bool, grading: Grading) -> None:
     """The end of a run on the console: the held-out table (when there was an evaluation), then where
     everything is."""
 
@@ -403,7 +403,7 @@ def print_summary(tracker: Tracker, summary: dict[str, Any], *, plots: bool) -> 
     if "accuracy_before" in summary or "accuracy_after" in summary:
         tracker.table(
             f"held-out evaluation ({run_dir})",
-            ["", "accuracy (boxed)", "lenient (last number)", "mean length"],
+            ["", grading.strict_label, grading.lenient_label, "mean length"],
             [
                 ["before training", pct("accuracy_before"), pct("lenient_accuracy_before"), num("length_before")],
                 [
@@ -445,9 +445,10 @@ def evaluate_only(cfg: TrainConfig) -> EvalResult:
         _write_config(cfg, run_dir)
         result = run_eval(cfg, engine, pool, samples)
         atomic_write_text(run_dir / "eval.json", json.dumps({**result.summary(), "records": result.records}, indent=2))
+    grading = grading_of(cfg.eval.reward)
     rows = [["accuracy (pass@1)", f"{100 * result.accuracy:.1f}%"]]
     if result.lenient_accuracy is not None:
-        rows += [["lenient (last number when unboxed)", f"{100 * result.lenient_accuracy:.1f}%"]]
+        rows += [[grading.lenient_label, f"{100 * result.lenient_accuracy:.1f}%"]]
     rows += [[f"pass@{k}", f"{100 * v:.1f}%"] for k, v in result.pass_at.items() if k > 1]
     rows += [[f"maj@{k}", f"{100 * v:.1f}%"] for k, v in result.maj_at.items() if k > 1]
     rows += [

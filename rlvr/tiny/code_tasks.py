@@ -4,15 +4,18 @@ A task asks for a function of one argument, e.g. "Write a Python function solve(
 and is checked by three assert tests run in the sandbox (`rewards.code.code_pass_rate`). Pretraining text
 shows solutions the way a base model has seen code written:
 
-* correct (`return x + 7`) or with a typical mistake: the wrong operator, an off-by-one constant, the operands
-  swapped, `>=` for `>` (every mistake fails at least one of the task's tests: a unit test checks it);
+* correct (`return x + 7`) or with a typical mistake: most often off by one (`return x + 8`), else the wrong
+  operator, the operands swapped, `>=` for `>` (every mistake fails at least one of the task's tests: a unit
+  test checks it);
 * in a fenced ```python block (what the reward runs) or as bare code, which scores 0;
 * sometimes running on into another task.
 
-So the base model writes the right line often but fences it only sometimes, and RL has to find both.
+The off-by-one line is written more often than the right one, so the base model's likeliest (greedy) answer
+is wrong, and it is fenced only sometimes: sampling finds right, fenced lines often enough for RL to learn
+both. Lenient evaluation (bare code graded too) shows that RL made the code right, not only fenced.
 
 A task's identity is its family and constant (`add`, 7), whatever the function is called: a held-out task is
-new to the model when neither its description (under any name) nor its correct line appears in the
+new to the model when neither its description nor its correct line appears in the
 pretraining text nor in the RL train set. `split_tasks` reserves the held-out identities first; documents that
 would write one (a description, or a mistake that happens to be another task's correct line) are not used.
 Test inputs and expected values come from each family's `semantics`, written apart from the code strings.
@@ -29,7 +32,10 @@ from typing import Any
 
 from rlvr.data import CODE_TEMPLATE
 
-NAMES = ["f", "solve", "compute", "calc", "answer", "result", "apply", "transform", "helper", "func"]
+# One function name. With ten, the 1M-parameter model did not learn in the demo's pretraining budget to copy the
+# task's name into its `def` line (measured: 10% of samples, chance level), so nearly every completion failed
+# its tests for the name alone; a task's identity never depended on the name.
+NAMES = ["f"]
 CONSTANTS = range(2, 21)
 
 Identity = tuple[str, int]  # (family, constant)
@@ -140,9 +146,18 @@ def identities_written(text: str) -> set[Identity]:
     return found
 
 
-def write_solution(task: Task, rng: random.Random, *, p_correct: float, p_fenced: float) -> str:
-    """A completion in one of the styles of the module docstring."""
-    bug = None if rng.random() < p_correct else rng.randrange(len(FAMILIES[task.family].bugs))
+def write_solution(task: Task, rng: random.Random, *, p_correct: float, p_off_by_one: float, p_fenced: float) -> str:
+    """A completion in one of the styles of the module docstring: right with probability `p_correct`, off by
+    one (the constant plus one, the commonest mistake) with `p_off_by_one`, else another typical mistake."""
+    bugs = FAMILIES[task.family].bugs
+    off_by_one = next(i for i, bug in enumerate(bugs) if "{k1}" in bug)
+    draw = rng.random()
+    if draw < p_correct:
+        bug = None
+    elif draw < p_correct + p_off_by_one:
+        bug = off_by_one
+    else:
+        bug = rng.choice([i for i in range(len(bugs)) if i != off_by_one])
     code = task.code(bug)
     if rng.random() < p_fenced:
         lead = rng.choice(["", "", "Here is the function.\n"])
@@ -150,8 +165,8 @@ def write_solution(task: Task, rng: random.Random, *, p_correct: float, p_fenced
     return rng.choice(["", "", "Here is the function.\n"]) + code
 
 
-def pretraining_document(rng: random.Random, task: Task, *, p_correct: float, p_fenced: float) -> str:
-    """A task in one of several prompt layouts followed by a solution."""
+def pretraining_document(rng: random.Random, task: Task, **style: float) -> str:
+    """A task in one of several prompt layouts followed by a solution (`style`: `write_solution`'s)."""
     layout = rng.random()
     if layout < 0.5:
         prompt = CODE_TEMPLATE.replace("{problem}", task.question)
@@ -159,19 +174,18 @@ def pretraining_document(rng: random.Random, task: Task, *, p_correct: float, p_
         prompt = f"Task:\n{task.question}\n\nSolution:"
     else:
         prompt = f"# {task.question}\n"
-    return prompt + "\n" + write_solution(task, rng, p_correct=p_correct, p_fenced=p_fenced)
+    return prompt + "\n" + write_solution(task, rng, **style)
 
 
 def split_tasks(seed: int, n_train: int, n_heldout: int) -> tuple[list[Task], list[Task]]:
     """Train and held-out tasks, disjoint by identity: `n_heldout` identities are drawn first and reserved;
-    train tasks (several names per identity allowed) are drawn from the rest."""
+    the train tasks are (at most `n_train` of) the rest, each once."""
     rng = random.Random(seed)
     identities = all_identities()
     rng.shuffle(identities)
-    held = identities[:n_heldout]
+    held, rest = identities[:n_heldout], identities[n_heldout:]
     heldout = [Task(family, k, rng.choice(NAMES)) for family, k in held]
-    reserved = frozenset(held)
-    train = [sample_task(rng, reserved) for _ in range(n_train)]
+    train = [Task(family, k, rng.choice(NAMES)) for family, k in rest[:n_train]]
     return train, heldout
 
 

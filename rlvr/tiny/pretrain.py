@@ -64,13 +64,14 @@ class TinyBaseSpec:
     n_heldout: int = 200  # never trained on, neither in pretraining nor in RL
     epochs: int = 1
     kind: str = "math"  # math | code: which world the model is pretrained on (WORLDS)
-    p_correct: float = 0.5  # code: how often a solution is right (else one of the family's typical mistakes)
+    p_correct: float = 0.3  # code: how often a solution is right
+    p_off_by_one: float = 0.45  # code: how often it is off by one (more often than right: greedy is wrong)
     p_fenced: float = 0.3  # code: how often a solution is in a ```python block (what the reward runs)
 
     @classmethod
     def code(cls, **overrides: object) -> TinyBaseSpec:
         """The code model's defaults: fewer, shorter documents and RL tasks (`rlvr make-tiny --kind code`)."""
-        return cls(**{"kind": "code", "n_documents": 20_000, "n_train": 600, "n_heldout": 50, **overrides})
+        return cls(**{"kind": "code", "n_documents": 20_000, "n_train": 1000, "n_heldout": 50, **overrides})
 
 
 def model_config(spec: TinyBaseSpec, vocab_size: int, eos_id: int) -> Qwen3Config:
@@ -127,7 +128,7 @@ def _code_world(spec: TinyBaseSpec) -> tuple[list[str], list[dict], list[dict]]:
     train, heldout = code_tasks.split_tasks(spec.seed, spec.n_train, spec.n_heldout)
     reserved = frozenset(t.identity for t in heldout)
     rng = random.Random(spec.seed + 1)
-    style = {"p_correct": spec.p_correct, "p_fenced": spec.p_fenced}
+    style = {"p_correct": spec.p_correct, "p_off_by_one": spec.p_off_by_one, "p_fenced": spec.p_fenced}
     docs: list[str] = []
     while len(docs) < spec.n_documents:
         doc = code_tasks.pretraining_document(rng, code_tasks.sample_task(rng, reserved), **style)

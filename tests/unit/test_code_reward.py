@@ -17,6 +17,15 @@ def test_extract_the_last_python_block():
     assert extract_code("no code at all") is None
 
 
+def test_bare_code_counts_only_when_grading_leniently():
+    bare = "Here is the function.\ndef add(a, b):\n    return a + b\n\nTask:\nWrite more."
+    assert extract_code(bare) is None  # training and strict evaluation: no fenced block, nothing runs
+    assert extract_code(bare, fallback_unfenced=True) == "def add(a, b):\n    return a + b\n"  # up to the blank line
+    assert extract_code(ADD, fallback_unfenced=True) == "def add(a, b):\n    return a + b\n"  # a fence still wins
+    tests = {"tests": ["assert add(1, 2) == 3"]}
+    assert code_pass_rate(bare, tests)[0] == 0.0 and code_pass_rate(bare, tests, fallback_unfenced=True)[0] == 1.0
+
+
 def test_assert_tests():
     tests = ["assert add(1, 2) == 3", "assert add(-1, 1) == 0", "assert add(2, 2) == 5"]
     assert code_pass_rate(ADD, {"tests": tests}) == (pytest.approx(2 / 3), {"passed": 2, "total": 3})
