@@ -429,9 +429,10 @@ def compose(overrides: list[str] | None = None, config_name: str = "train") -> T
         return to_config(hydra_compose(config_name=config_name, overrides=list(overrides or [])))
 
 
-def model_config_of_run(run_dir: Path) -> ModelConfig:
-    """The `model` section of a run's `config.yaml`, validated (for tools that rebuild a run's policy)."""
-    path = run_dir / "config.yaml"
+def model_config_of_run(directory: Path) -> ModelConfig:
+    """The `model` section of the `config.yaml` of a run or of one of its checkpoints, validated (for tools that
+    rebuild a run's policy)."""
+    path = directory / "config.yaml"
     try:
         raw = OmegaConf.load(path).get("model")
         merged = OmegaConf.merge(OmegaConf.structured(ModelConfig), raw or {})

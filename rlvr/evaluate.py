@@ -60,7 +60,12 @@ OTHER_GRADING = Grading(_whole_completion, None)  # any other reward: whole comp
 
 
 def grading_of(reward: str) -> Grading:
-    return GRADINGS.get(reward, OTHER_GRADING)
+    """The grading of a reward reference, by the function it names (`math_accuracy` and
+    `rewards.math:math_accuracy` are one function)."""
+    from rewards.registry import resolve
+
+    target = resolve(reward)
+    return next((g for name, g in GRADINGS.items() if resolve(name) is target), OTHER_GRADING)
 
 
 # A completion is correct when its reward gives full marks: math's 1.0, every unit test passed for code.
@@ -207,11 +212,14 @@ def evaluate(
 def eval_spec(cfg: TrainConfig, **extra: object) -> RewardSpec:
     """The reward spec evaluation grades with: `eval.reward`, with the settings (time limit, keyword
     arguments) of the training entry that uses the same function, if any, and `extra` keywords on top."""
+    from rewards.registry import resolve
+
     ref = cfg.eval.reward
-    entries = [e for e in cfg.reward.values() if isinstance(e, dict) and str(e.get("fn")) == ref]
-    entry = dict(entries[0]) if entries else {}
-    base = RewardSpec.from_entry("eval", {**entry, "fn": ref})
-    return RewardSpec(name=ref, fn=ref, timeout_s=base.timeout_s, kwargs={**base.kwargs, **extra})
+    target = resolve(ref)
+    specs = [RewardSpec.from_entry(name, entry) for name, entry in cfg.reward.items() if entry is not None]
+    same = [spec for spec in specs if resolve(spec.fn) is target]  # an entry's fn defaults to its name
+    timeout_s, kwargs = (same[0].timeout_s, same[0].kwargs) if same else (RewardSpec("eval", ref).timeout_s, {})
+    return RewardSpec(name=ref, fn=ref, timeout_s=timeout_s, kwargs={**kwargs, **extra})
 
 
 def run_eval(cfg: TrainConfig, engine: RolloutEngine, pool: RewardPool, samples: list[Sample]) -> EvalResult:

@@ -16,7 +16,7 @@ from pathlib import Path
 from rlvr.checkpoint import CheckpointManager
 from rlvr.config import CheckpointConfig, ModelConfig, model_config_of_run
 from rlvr.errors import ConfigError, StorageError, one_line_parser
-from rlvr.rundir import open_run
+from rlvr.rundir import reading
 
 
 def checkpoint_of(run_dir: Path, step: int | None) -> Path:
@@ -36,7 +36,7 @@ def export(run_dir: Path, out: Path, *, step: int | None = None, dtype: str | No
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out} already exists and is not an empty directory; choose another")
     source = checkpoint_of(run_dir, step)
-    model_cfg: ModelConfig = model_config_of_run(run_dir)
+    model_cfg: ModelConfig = model_config_of_run(source)  # the checkpoint's own config: the run's may be newer
     model_cfg.checkpoint = str(source)
     dtype = dtype or model_cfg.dtype
 
@@ -74,5 +74,6 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--out", type=Path, required=True, help="directory to write (must not hold files)")
     parser.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default: the run's model.dtype)")
     args = parser.parse_args(argv)
-    out = export(open_run(args.run_dir), args.out, step=args.step, dtype=args.dtype)
+    with reading(args.run_dir) as run_dir:
+        out = export(run_dir, args.out, step=args.step, dtype=args.dtype)
     print(f"wrote {out} (from {checkpoint_of(args.run_dir, args.step).name} of {args.run_dir})")

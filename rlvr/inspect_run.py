@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from rlvr.errors import ConfigError, one_line_parser
-from rlvr.rundir import open_run
+from rlvr.rundir import reading
 
 
 def step_rows(run_dir: Path, step: int) -> list[dict[str, Any]]:
@@ -92,7 +92,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if args.n is not None and args.n < 1:
         raise ConfigError(f"--n must be >= 1, got {args.n}")
-    rows = step_rows(open_run(args.run_dir), args.step)
+    with reading(args.run_dir) as run_dir:
+        rows = step_rows(run_dir, args.step)
     chosen = select(rows, "worst" if args.worst else "best" if args.best else "logged", args.n)
     console = Console(soft_wrap=True, highlight=False)
     console.print(Text(f"step {args.step}: {len(chosen)} of {len(rows)} logged completions", style="bold underline"))

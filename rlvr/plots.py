@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlvr.tracking import read_metrics
+from rlvr.errors import ConfigError, StorageError
 
 SERIES_KEY = "rlvr:series"
 
@@ -106,13 +106,17 @@ def _draw(ax, panel: Panel, records: list[dict[str, Any]], marks: dict[str, list
     parts = trajectories(records)
     for index, key in enumerate(keys):
         color = f"C{index}"
-        for n, part in enumerate(parts):
+        labelled = False
+        for part in parts:
             points = [(r["step"], v) for r in part if (v := _number(r.get(key))) is not None]
             if not points:
                 continue
             xs, ys = zip(*points, strict=True)
             few = len(xs) < 12
-            ax.plot(xs, ys, color=color, marker="o" if few else None, markersize=3, label=key if n == 0 else None)
+            line = ax.plot(xs, ys, color=color, marker="o" if few else None, markersize=3,
+                           label=None if labelled else key)[0]  # fmt: skip
+            line.set_gid(key)  # the metric a line draws, whatever its legend says (`drawn` reads it)
+            labelled = True
     for step in marks["rollback"]:
         ax.axvline(step, color="red", linestyle="--", linewidth=1)
     for step in marks["eval"]:
@@ -127,22 +131,16 @@ def _draw(ax, panel: Panel, records: list[dict[str, Any]], marks: dict[str, list
 
 
 def drawn(ax) -> dict[str, Any]:
-    """What the axes actually drew: `series` (x and y of every metric's segments, joined in order, by legend
-    label) and the steps of the `rollback` and `eval` marks."""
+    """What the axes actually drew: `series` (x and y of every metric's segments, joined in order, by the
+    metric each line was drawn for) and the steps of the `rollback` and `eval` marks."""
     series: dict[str, list[list[Any]]] = {}
     marks: dict[str, list[float]] = {"rollback": [], "eval": []}
-    current = None
     for line in ax.get_lines():
         style = line.get_linestyle()
         if style in ("--", ":"):  # event marks: vertical lines at one x
             marks["rollback" if style == "--" else "eval"].append(float(line.get_xdata()[0]))
             continue
-        label = line.get_label()
-        if not label.startswith("_"):  # a continuation segment keeps the label of the metric before it
-            current = label
-        if current is None:
-            continue
-        xs, ys = series.setdefault(current, [[], []])
+        xs, ys = series.setdefault(line.get_gid(), [[], []])
         xs += [float(x) for x in line.get_xdata()]
         ys += [float(y) if math.isfinite(float(y)) else str(float(y)) for y in line.get_ydata()]
     return {"series": series, **marks}
@@ -150,8 +148,23 @@ def drawn(ax) -> dict[str, Any]:
 
 def _save(fig, path: Path, series: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=110, format="png", metadata={SERIES_KEY: json.dumps(series)})
-    tmp.replace(path)
+    try:
+        fig.savefig(tmp, dpi=110, format="png", metadata={SERIES_KEY: json.dumps(series)})
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"could not write {path} ({exc.strerror or exc})") from None
+
+
+def _records(metrics: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(metrics.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                raise ConfigError(f"{metrics}:{number} is not JSON; was the file edited by hand?") from None
+    return rows
 
 
 def plot_run(run_dir: Path) -> list[Path]:
@@ -161,10 +174,13 @@ def plot_run(run_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = read_metrics(run_dir / "metrics.jsonl")
+    records = _records(run_dir / "metrics.jsonl")
     marks = events(records)
     out_dir = run_dir / "plots"
-    out_dir.mkdir(exist_ok=True)
+    try:
+        out_dir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"could not create {out_dir} ({exc.strerror or exc})") from None
     written: list[Path] = []
     for panel in PANELS:
         fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -198,11 +214,11 @@ def read_series(png: Path) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     """`rlvr plot RUN_DIR`."""
     from rlvr.errors import one_line_parser
-    from rlvr.rundir import open_run
+    from rlvr.rundir import reading
 
     parser = one_line_parser("rlvr plot", "PNG plots of a finished run's metrics")
     parser.add_argument("run_dir", type=Path)
     args = parser.parse_args(argv)
-    run_dir = open_run(args.run_dir)
-    written = plot_run(run_dir)
+    with reading(args.run_dir) as run_dir:
+        written = plot_run(run_dir)
     print(f"wrote {len(written) - 1} plots to {run_dir / 'plots'}/ and the overview {run_dir / 'metrics.png'}")

@@ -379,7 +379,10 @@ def _train(cfg: TrainConfig, faults: Faults, tokenizer, train_samples, eval_samp
     summary = {**run.summary, "wall_s": round(state.wall_s, 1), "segments": len(state.segments)}
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     if cfg.tracking.plots:
-        plot_run(run_dir)
+        try:
+            plot_run(run_dir)
+        except Exception as exc:  # the run is done and saved: a failed plot must not fail it
+            tracker.message(f"warning: the plots were not drawn ({exc}); `rlvr plot {run_dir}` redraws them")
     print_summary(tracker, summary, plots=cfg.tracking.plots, grading=grading_of(cfg.eval.reward))
     return summary
 
@@ -429,6 +432,11 @@ def evaluate_only(cfg: TrainConfig) -> EvalResult:
     if cfg.eval.data is None:
         raise ConfigError("rlvr eval needs eval.data.path (a local .json/.jsonl/.parquet or a hub dataset name)")
     run_dir = Path(cfg.run_dir)
+    if (run_dir / "metrics.jsonl").exists() or (run_dir / "checkpoints").exists():
+        raise ConfigError(
+            f"run_dir {run_dir} holds a training run; rlvr eval writes its own config.yaml and eval.json, so "
+            "give it another run_dir (e.g. run_dir=runs/eval_x)"
+        )
     specs = specs_from_config(cfg.reward)
     check_signature(eval_spec(cfg))
     tokenizer = _start_process(cfg)

@@ -14,18 +14,22 @@ the same wandb run), and the wall-clock segments of every process that worked on
 
 While a run works, its process holds an exclusive `flock` on the run directory itself (`hold`): a second
 `rlvr train` into the same directory, even `resume=auto` or `overwrite=true`, is refused instead of deleting
-or interleaving the first one's files, and the tools that read a finished run (`rlvr plot/inspect/export`,
-`open_run`) refuse a run still being written. The kernel drops the lock when the process ends, however it
-ends (a SIGKILL leaves no stale lock file to clean up); the lock is on the directory, so no file is added.
+or interleaving the first one's files. The tools that read a finished run (`rlvr plot/inspect/export`) hold
+a shared lock while they read (`reading`): they refuse a run still being written, and a run cannot start in
+a directory while one of them reads it. The kernel drops a lock when its process ends, however it ends (a
+SIGKILL leaves no stale lock file); the lock is on the directory, so no file is added. Engines and workers
+are spawned, never forked, so no child inherits it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -54,50 +58,70 @@ class RunInUse(ConfigError):
     """Another live process holds the run directory."""
 
 
-def _try_lock(run_dir: Path) -> int | None:
-    """An fd holding the exclusive lock of `run_dir`, or None when another process holds it."""
-    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)  # not inherited by children (O_CLOEXEC)
+_NO_LOCKS: list[str] = []  # the file system's refusal, once: then runs go on unlocked (with one warning)
+
+
+def _try_lock(run_dir: Path, mode: int) -> int | None:
+    """An fd holding `mode` (LOCK_EX or LOCK_SH) on `run_dir`, None when another process holds a conflicting
+    lock, or -1 when the file system has no flock (some NFS and Lustre mounts): then nothing is locked."""
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)  # not inherited by exec'd children (O_CLOEXEC)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except OSError as exc:
         os.close(fd)
-        return None
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return None
+        if not _NO_LOCKS:
+            _NO_LOCKS.append(exc.strerror or str(exc))
+            print(f"warning: {run_dir}: no file locks here ({_NO_LOCKS[0]}); one process per run is not enforced",
+                  file=sys.stderr)  # fmt: skip
+        return -1
     return fd
+
+
+def _release(fd: int) -> None:
+    if fd >= 0:
+        os.close(fd)  # releases the lock
 
 
 @contextlib.contextmanager
 def hold(run_dir: Path) -> Iterator[None]:
-    """Hold `run_dir` (created if missing) for the duration of a run; RunInUse if another process does."""
+    """Hold `run_dir` (created if missing) for the duration of a run; RunInUse if another process uses it.
+    A directory this call created is removed again if the run fails before writing anything into it."""
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"run_dir {run_dir} exists and is not a directory")
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    fd = _try_lock(run_dir)
+    fd = _try_lock(run_dir, fcntl.LOCK_EX)
     if fd is None:
         raise RunInUse(
             f"run_dir {run_dir} is in use by another running rlvr process; wait for it to end or choose another run_dir"
         )
     try:
         yield
+    except BaseException:
+        if created and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a rejected run leaves no directory behind
+        raise
     finally:
-        os.close(fd)  # releases the lock
+        _release(fd)
 
 
-def check_not_running(run_dir: Path) -> None:
-    """RunInUse if a live process is writing the run in `run_dir` (tools read only finished runs)."""
-    fd = _try_lock(run_dir)
-    if fd is None:
-        raise RunInUse(f"{run_dir} is a run still being written (its process holds the run); wait for it to end")
-    os.close(fd)
-
-
-def open_run(path: Path) -> Path:
-    """`path` as a finished run directory to read, or a one-line ConfigError saying why it is not one."""
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[Path]:
+    """`path` as a finished run directory, held against writers (a shared lock: readers do not exclude each
+    other) while the caller reads it; a one-line ConfigError when it is not a run or is still being written."""
     if not path.is_dir():
         raise ConfigError(f"{path} is not a directory (expected an rlvr run directory)")
     if not (path / "config.yaml").exists() or not (path / "metrics.jsonl").exists():
         raise ConfigError(f"{path} is not an rlvr run directory (no config.yaml and metrics.jsonl)")
-    check_not_running(path)
-    return path
+    fd = _try_lock(path, fcntl.LOCK_SH)
+    if fd is None:
+        raise RunInUse(f"{path} is a run still being written (its process holds the run); wait for it to end")
+    try:
+        yield path
+    finally:
+        _release(fd)
 
 
 def claim(run_dir: Path, *, resume: str, overwrite: bool) -> None:

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,17 +171,21 @@ class StepProgress:
     rich bar on a terminal, and one printed line per step anywhere else (CI logs, `nohup`, `| tee`), where
     a live bar would print nothing.
 
-    The ETA is the mean of the last 10 steps' wall-clock times times the steps left: rich's own estimate
-    counts progress since this process started, which a resumed run (starting at step 30) and the long
-    evaluation steps both throw off."""
+    The ETA is the mean wall clock between the last 10 training steps' lines, evaluations included, times the
+    steps left: rich's own estimate counts progress since this process started, which a resumed run (starting
+    at step 30) throws off."""
 
     WINDOW = 10
 
-    def __init__(self, console: Console, total: int, *, live: bool | None = None) -> None:
+    def __init__(
+        self, console: Console, total: int, *, live: bool | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.console = console
         self.total = total
         self.accuracy: float | None = None
+        self.clock = clock
         self.step_times: list[float] = []
+        self._last: float | None = None
         self.live = (console.is_terminal or os.environ.get("RLVR_FORCE_PROGRESS") is not None) if live is None else live
         self._bar: Progress | None = None
         if self.live:
@@ -194,8 +199,12 @@ class StepProgress:
     def status(self, step: int, metrics: dict[str, Any]) -> str:
         if isinstance(metrics.get("eval/accuracy"), (int, float)):
             self.accuracy = float(metrics["eval/accuracy"])
-        if isinstance(metrics.get("time/step_s"), (int, float)):
-            self.step_times = [*self.step_times, float(metrics["time/step_s"])][-self.WINDOW :]
+        if "reward/mean" in metrics:  # a training step: the wall clock since the last one (or its own time)
+            now = self.clock()
+            took = now - self._last if self._last is not None else metrics.get("time/step_s")
+            self._last = now
+            if isinstance(took, (int, float)):
+                self.step_times = [*self.step_times, float(took)][-self.WINDOW :]
         parts = []
         if isinstance(metrics.get("reward/mean"), (int, float)):
             parts.append(f"reward {metrics['reward/mean']:.3f}")

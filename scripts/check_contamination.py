@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         report = audit(Path(argv[0]))
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, IndexError) as exc:
         print(f"check_contamination: {exc}", file=sys.stderr)
         return 2
     bad = {k: v for k, v in report.items() if k.startswith("heldout_") and v}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -114,6 +115,9 @@ class VLLMEngine(InProcessEngine):
 
     def _start(self):
         before = set(multiprocessing.active_children())
+        # spawned, never forked: a forked engine would inherit the run directory's lock (rlvr.rundir.hold) and
+        # hold it past a killed learner (vLLM spawns anyway on CPU and once CUDA is initialised)
+        os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
         llm = self.vllm.LLM(**self.options)
         # vLLM's engine core (and its workers) run as our child processes: watch them, because a client
         # waiting for outputs does not always notice that the engine was killed

@@ -127,8 +127,11 @@ def all_identities() -> list[Identity]:
 
 
 def sample_task(rng: random.Random, reserved: frozenset[Identity] = frozenset()) -> Task:
+    identities = all_identities()
+    if reserved.issuperset(identities):
+        raise ValueError("every task identity is held out: nothing is left to pretrain on")
     while True:
-        family, k = rng.choice(all_identities())
+        family, k = rng.choice(identities)
         if (family, k) not in reserved:
             return Task(family, k, rng.choice(NAMES))
 

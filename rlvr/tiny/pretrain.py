@@ -71,7 +71,8 @@ class TinyBaseSpec:
     @classmethod
     def code(cls, **overrides: object) -> TinyBaseSpec:
         """The code model's defaults: fewer, shorter documents and RL tasks (`rlvr make-tiny --kind code`)."""
-        return cls(**{"kind": "code", "n_documents": 20_000, "n_train": 1000, "n_heldout": 50, **overrides})
+        # 190 identities (10 families x constants 2-20): 50 held out, the other 140 are the RL tasks
+        return cls(**{"kind": "code", "n_documents": 20_000, "n_train": 140, "n_heldout": 50, **overrides})
 
 
 def model_config(spec: TinyBaseSpec, vocab_size: int, eos_id: int) -> Qwen3Config:

@@ -108,7 +108,7 @@ def test_a_rollback_is_marked_and_splits_the_line(tmp_path):
         {"step": 3, "reward/mean": 0.9},
         {"step": 3, "event": "rollback", "to_step": 1},
         {"step": 2, "reward/mean": 0.25},
-        {"step": 3, "reward/mean": 0.3},
+        {"step": 3, "reward/mean": 0.3, "eval/accuracy": 0.5},  # a metric first logged after the rollback
     ]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     plot_run(tmp_path)
@@ -116,6 +116,7 @@ def test_a_rollback_is_marked_and_splits_the_line(tmp_path):
     assert drawn["series"]["reward/mean"] == [[1.0, 2.0, 3.0, 2.0, 3.0], [0.1, 0.2, 0.9, 0.25, 0.3]]
     assert drawn["rollback"] == [3.0]
     assert [[r["step"] for r in part] for part in trajectories(rows)] == [[1, 2, 3], [2, 3]]  # two lines
+    assert read_series(tmp_path / "plots" / "accuracy.png")["accuracy"]["series"] == {"eval/accuracy": [[3.0], [0.5]]}
 
 
 # ---- inspect ------------------------------------------------------------------------------------------------
@@ -153,6 +154,7 @@ def test_the_tools_refuse_bad_input_in_one_line_and_touch_nothing(full_run, tmp_
         (["export", str(full_run), "--step", "1", "--out", str(out)], "no checkpoint of step 1; it has steps 0, 2, 3"),
         (["export", str(not_a_run), "--out", str(out)], "not an rlvr run directory"),
         (["export", str(full_run), "--out", str(full_run)], "not an empty directory"),
+        (["eval", f"model.path={full_run / 'model'}", f"run_dir={full_run}"], "holds a training run"),
     ]
     for args, message in cases:
         proc = run_cli(*args)
@@ -254,3 +256,4 @@ def test_a_lora_runs_model_dir_points_at_its_base_absolutely_and_is_refused_as_a
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "is a LoRA adapter" in lines[0], proc.stderr
     assert f"model.adapter={lora_run / 'model'}" in lines[0]
+    assert not (lora_run.parent / "again").exists()  # a rejected run leaves no directory behind

@@ -118,3 +118,19 @@ def test_lenient_accuracy_grades_the_last_number_only_when_nothing_is_boxed():
     assert result.no_answer == 0.5  # strict extraction: two completions box nothing
     fallback = evaluate(engine, samples, SamplingParams(n=1), lenient, fallback_last_number=True)
     assert fallback.no_answer == 0.0 and fallback.lenient_accuracy is None  # answers taken as the scorer took them
+
+
+def test_evaluation_grades_with_the_settings_of_the_training_entry_of_the_same_function():
+    from rlvr.config import compose
+    from rlvr.evaluate import eval_spec, grading_of
+
+    cfg = compose(["experiment=tiny_code"])
+    cfg.reward = {"code_pass_rate": {"allow_unsandboxed": True, "timeout_s": 30.0}}  # fn defaults to the name
+    spec = eval_spec(cfg, fallback_unfenced=True)
+    assert (spec.fn, spec.timeout_s) == ("code_pass_rate", 30.0)
+    assert spec.kwargs == {"allow_unsandboxed": True, "fallback_unfenced": True}
+    cfg.reward = {"math": "math_accuracy"}  # no entry of the evaluation's function: its defaults
+    assert eval_spec(cfg).kwargs == {}
+    # one function under two names: one grading
+    assert grading_of("rewards.code:code_pass_rate") is grading_of("code_pass_rate")
+    assert grading_of("code_pass_rate").lenient_kwarg == "fallback_unfenced"

@@ -21,6 +21,7 @@ def module_imports() -> dict[str, set[str]]:
             for node in ast.parse(path.read_text()).body:
                 if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PACKAGES:
                     deps.add(node.module)
+                    deps |= {f"{node.module}.{a.name}" for a in node.names}  # `from pkg import module`
                 elif isinstance(node, ast.Import):
                     deps |= {a.name for a in node.names if a.name.split(".")[0] in PACKAGES}
             graph[name] = deps
