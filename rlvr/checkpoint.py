@@ -246,3 +246,19 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_pretrained_atomically(model: torch.nn.Module, tokenizer: Any, out: Path) -> None:
+    """`save_pretrained` of model and tokenizer into a temporary directory beside `out`, then renamed over it:
+    never half a model (the run's final `model/`, `rlvr export`)."""
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.rename(tmp, out)
+    except WRITE_ERRORS as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"could not write {out}: {str(exc).splitlines()[0]}") from None

@@ -9,13 +9,11 @@ itself was sampling from. It is written to a temporary directory beside `--out` 
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-from rlvr.checkpoint import CheckpointManager
+from rlvr.checkpoint import CheckpointManager, save_pretrained_atomically
 from rlvr.config import CheckpointConfig, ModelConfig, model_config_of_run
-from rlvr.errors import ConfigError, StorageError, one_line_parser
+from rlvr.errors import ConfigError, one_line_parser
 from rlvr.rundir import reading
 
 
@@ -52,17 +50,7 @@ def export(run_dir: Path, out: Path, *, step: int | None = None, dtype: str | No
     if hasattr(model, "merge_and_unload"):  # a PEFT model: fold the adapter into the base weights
         model = model.merge_and_unload()
     model = model.to(DTYPES[dtype])
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        if out.exists():
-            out.rmdir()  # empty, checked above
-        os.rename(tmp, out)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise StorageError(f"could not write {out}: {exc.strerror or exc}") from None
+    save_pretrained_atomically(model, tokenizer, out)  # `out` is absent or empty (checked above)
     return out
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -27,12 +25,11 @@ from omegaconf import OmegaConf
 
 from rewards.pool import RewardPool, check_signature, specs_from_config
 from rlvr.checkpoint import (
-    WRITE_ERRORS,
-    CheckpointError,
     CheckpointManager,
     is_checkpoint_dir,
     load_dir,
     rng_state,
+    save_pretrained_atomically,
     set_rng_state,
 )
 from rlvr.config import DataConfig, TrainConfig
@@ -323,21 +320,6 @@ def _write_config(cfg: TrainConfig, run_dir: Path) -> None:
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
 
 
-def _export_model(model: torch.nn.Module, tokenizer, out: Path) -> None:
-    """`save_pretrained` into a temporary directory, then renamed over `out`: never half a model."""
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.rename(tmp, out)
-    except WRITE_ERRORS as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise CheckpointError(f"could not write the final model to {out}: {str(exc).splitlines()[0]}") from None
-
-
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run a whole training job; returns (and writes to run_dir/summary.json) the run summary."""
     started = time.time()
@@ -375,7 +357,7 @@ def _train(cfg: TrainConfig, faults: Faults, tokenizer, train_samples, eval_samp
             atomic_write_text(run_dir / "eval_after.json", json.dumps(after.summary(), indent=2))
         if cfg.checkpoint.save_final:
             run.save(cfg.steps)
-            _export_model(learner.model, tokenizer, run_dir / "model")
+            save_pretrained_atomically(learner.model, tokenizer, run_dir / "model")
     summary = {**run.summary, "wall_s": round(state.wall_s, 1), "segments": len(state.segments)}
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     if cfg.tracking.plots:

@@ -3,7 +3,6 @@ process at a time; and LoRA runs that can be reloaded from anywhere."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -17,16 +16,8 @@ import torch
 from PIL import Image
 
 from rlvr.plots import PANELS, read_series, trajectories
-from tests.conftest import ROOT, run_cli, tiny_overrides
-
-
-def tree_hash(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        digest.update(str(path.relative_to(root)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+from tests.conftest import ROOT, run_cli, run_cli_many, tiny_overrides
+from tests.helpers.files import tree_hash
 
 
 def metrics(run_dir: Path) -> list[dict]:
@@ -128,7 +119,10 @@ def test_inspect_shows_a_steps_completions_worst_first_with_the_verdicts(full_ru
         json.loads(line) for line in (full_run / "samples.jsonl").read_text().splitlines() if '"step": 2,' in line
     ]
     assert len(step_rows) == 4 * 4  # every completion of the 4 prompts x 4 rollouts
-    proc = run_cli("inspect", str(full_run), "--step", "2", "--worst", "--n", "5")
+    proc, best = run_cli_many([
+        (["inspect", str(full_run), "--step", "2", "--worst", "--n", "5"], ROOT),
+        (["inspect", str(full_run), "--step", "2", "--best", "--n", "1"], ROOT),
+    ])  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     headers = [HEADER.match(line) for line in proc.stdout.splitlines() if HEADER.match(line)]
     assert len(headers) == 5
@@ -136,7 +130,6 @@ def test_inspect_shows_a_steps_completions_worst_first_with_the_verdicts(full_ru
     assert shown == sorted(shown) and shown == sorted(r["reward"] for r in step_rows)[:5]
     assert proc.stdout.count("math: extracted") == 5  # the verifier's verdict under each
     assert proc.stdout.count("  gold: ") == 5
-    best = run_cli("inspect", str(full_run), "--step", "2", "--best", "--n", "1")
     top = float(HEADER.match(next(line for line in best.stdout.splitlines() if HEADER.match(line))).group(3))
     assert top == max(r["reward"] for r in step_rows)
 
@@ -156,8 +149,7 @@ def test_the_tools_refuse_bad_input_in_one_line_and_touch_nothing(full_run, tmp_
         (["export", str(full_run), "--out", str(full_run)], "not an empty directory"),
         (["eval", f"model.path={full_run / 'model'}", f"run_dir={full_run}"], "holds a training run"),
     ]
-    for args, message in cases:
-        proc = run_cli(*args)
+    for (args, message), proc in zip(cases, run_cli_many([(args, ROOT) for args, _ in cases]), strict=True):
         assert proc.returncode == 2, (args, proc.stderr)
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], (args, proc.stderr)
@@ -181,15 +173,18 @@ def test_a_run_being_written_is_refused_by_the_tools_and_by_a_second_train(full_
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(full_run)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert holder.stdout.readline().strip() == "held"
-        for args in (
+        tools = [
             ["plot", str(full_run)],
             ["inspect", str(full_run), "--step", "1"],
             ["export", str(full_run), "--out", str(tmp_path / "x")],
-        ):
-            proc = run_cli(*args)
+        ]
+        trains = [
+            ["train", *tiny_overrides(tiny_model_dir, full_run, extra)] for extra in ("resume=auto", "overwrite=true")
+        ]
+        done = run_cli_many([(args, ROOT) for args in tools + trains])
+        for args, proc in zip(tools, done[: len(tools)], strict=True):
             assert proc.returncode == 2 and "still being written" in proc.stderr, (args, proc.stderr)
-        for extra in ("resume=auto", "overwrite=true"):
-            proc = run_cli("train", *tiny_overrides(tiny_model_dir, full_run, extra))
+        for proc in done[len(tools) :]:
             assert proc.returncode == 2 and "in use by another running rlvr process" in proc.stderr, proc.stderr
     finally:
         holder.kill()

@@ -1,7 +1,6 @@
 """One run directory, one run: resuming reads other runs and writes only its own, reuse is refused, and what
 must survive a crash (rollbacks, wall clock) does."""
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from rlvr.config import compose
 from rlvr.errors import ConfigError
 from rlvr.run import train
 from tests.conftest import run_cli, tiny_overrides
+from tests.helpers.files import tree_hash
 
 
 def overrides(model_dir, run_dir, *extra):
@@ -19,16 +19,6 @@ def overrides(model_dir, run_dir, *extra):
         model_dir, run_dir, "eval.before_training=false", "eval.after_training=false", "eval.every=0",
         "reward=[format]", *extra,
     )  # fmt: skip
-
-
-def tree_hash(root: Path) -> str:
-    """Names, sizes and bytes of every file under `root`."""
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        digest.update(str(path.relative_to(root)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def records(run_dir: Path) -> list[dict]:
