@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 from omegaconf import OmegaConf
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from rlvr.config import CheckpointConfig
@@ -39,7 +40,7 @@ STEP_DIR = re.compile(r"^step_(\d{6,})$")
 REPLACED_DIR = re.compile(r"^\.tmp-replaced-(step_\d{6,})-\d+$")
 # What a failed write raises: OSError from the file system, RuntimeError from torch.save's zip writer
 # ("PytorchStreamWriter failed writing file ...", which is how a full disk surfaces through torch.save).
-WRITE_ERRORS = (OSError, RuntimeError)
+WRITE_ERRORS = (OSError, RuntimeError, SafetensorError)  # safetensors' own error on a full disk
 
 
 class CheckpointError(StorageError):

@@ -26,7 +26,8 @@ MBPP_ROWS = [
 
 def test_code_recipe_on_the_real_architecture(tiny_model_dir, tmp_path):
     """experiment=qwen3_code, its data wiring (MBPP's field names, a test shown in the prompt), the sandboxed
-    code reward and code evaluation, on a random-init model of Qwen3-0.6B-Base's shape (HF rollouts, float32)."""
+    code reward and code evaluation, on a random-init model of Qwen3-0.6B-Base's shape (HF rollouts, float32;
+    monitor off, so no 2.9 GB step-0 rollback checkpoint is written)."""
     from rewards import sandbox
 
     require("bwrap", sandbox.bwrap_path() is not None, "apt-get install bubblewrap")
@@ -38,7 +39,8 @@ def test_code_recipe_on_the_real_architecture(tiny_model_dir, tmp_path):
                    f"run_dir={run_dir}", "model.dtype=float32", f"data.path={data}", f"eval.data.path={data}",
                    "eval.max_tokens=8", "rollout.max_tokens=8", "steps=2", "prompts_per_step=1",
                    "rollout.group_size=2", "optim.micro_batch_size=2", "checkpoint.every=0",
-                   "eval.after_training=false", "checkpoint.save_final=false", "reward_workers=1",
+                   "eval.after_training=false", "checkpoint.save_final=false", "monitor.enabled=false",
+                   "reward_workers=1",
                    "tracking.wandb=disabled", "tracking.progress=false", timeout=1200)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((run_dir / "summary.json").read_text())
