@@ -19,18 +19,19 @@ from rlvr.rundir import reading
 
 def checkpoint_of(run_dir: Path, step: int | None) -> Path:
     """The checkpoint directory to export, or a one-line ConfigError listing the steps there are."""
-    steps = CheckpointManager(run_dir, CheckpointConfig()).steps()
+    checkpoints = CheckpointManager(run_dir, CheckpointConfig())
+    steps = checkpoints.steps()
     if not steps:
         raise ConfigError(f"{run_dir} holds no checkpoint (checkpoints/step_*); nothing to export")
     if step is None:
         step = steps[-1]
     if step not in steps:
         raise ConfigError(f"{run_dir} has no checkpoint of step {step}; it has steps {', '.join(map(str, steps))}")
-    return CheckpointManager(run_dir, CheckpointConfig()).path(step)
+    return checkpoints.path(step)
 
 
 def export(run_dir: Path, out: Path, *, step: int | None = None, dtype: str | None = None) -> Path:
-    """Write the merged checkpoint of `run_dir` (step `step`) to `out`; returns `out`."""
+    """Write the merged checkpoint of `run_dir` (step `step`) to `out`; returns the checkpoint it came from."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out} already exists and is not an empty directory; choose another")
     source = checkpoint_of(run_dir, step)
@@ -51,7 +52,7 @@ def export(run_dir: Path, out: Path, *, step: int | None = None, dtype: str | No
         model = model.merge_and_unload()
     model = model.to(DTYPES[dtype])
     save_pretrained_atomically(model, tokenizer, out)  # `out` is absent or empty (checked above)
-    return out
+    return source
 
 
 def main(argv: list[str]) -> None:
@@ -63,5 +64,5 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default: the run's model.dtype)")
     args = parser.parse_args(argv)
     with reading(args.run_dir) as run_dir:
-        out = export(run_dir, args.out, step=args.step, dtype=args.dtype)
-    print(f"wrote {out} (from {checkpoint_of(args.run_dir, args.step).name} of {args.run_dir})")
+        source = export(run_dir, args.out, step=args.step, dtype=args.dtype)
+    print(f"wrote {args.out} (from {source.name} of {args.run_dir})")

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from rlvr.errors import ConfigError, one_line_parser
 from rlvr.rundir import reading
+from rlvr.tracking import read_metrics
 
 
 def step_rows(run_dir: Path, step: int) -> list[dict[str, Any]]:
@@ -23,14 +24,7 @@ def step_rows(run_dir: Path, step: int) -> list[dict[str, Any]]:
     path = run_dir / "samples.jsonl"
     if not path.exists():
         raise ConfigError(f"{run_dir} has no samples.jsonl (tracking.log_samples=0?); nothing to inspect")
-    rows: list[dict[str, Any]] = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            raise ConfigError(f"{path}:{number} is not JSON; was the file edited by hand?") from None
+    rows = read_metrics(path)
     mine = [r for r in rows if r.get("step") == step]
     if not mine:
         steps = sorted({int(r["step"]) for r in rows if isinstance(r.get("step"), int)})

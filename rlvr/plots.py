@@ -2,7 +2,7 @@
 
     plots/reward.png        total reward and each reward function's mean
     plots/accuracy.png      held-out accuracy (strict and lenient) at every evaluation
-    plots/length.png        response length (mean, max) and the truncated fraction
+    plots/length.png        response length (mean, max)
     plots/entropy.png       policy entropy
     plots/kl.png            KL to the reference (when there is one) and the update's own KL
     plots/clip_frac.png     PPO clip fraction
@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlvr.errors import ConfigError, StorageError
+from rlvr.errors import StorageError
+from rlvr.tracking import read_metrics
 
 SERIES_KEY = "rlvr:series"
 
@@ -156,17 +157,6 @@ def _save(fig, path: Path, series: dict[str, Any]) -> None:
         raise StorageError(f"could not write {path} ({exc.strerror or exc})") from None
 
 
-def _records(metrics: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(metrics.read_text().splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                raise ConfigError(f"{metrics}:{number} is not JSON; was the file edited by hand?") from None
-    return rows
-
-
 def plot_run(run_dir: Path) -> list[Path]:
     """Write the panels of `run_dir/metrics.jsonl` (see the module docstring); returns the files written."""
     import matplotlib
@@ -174,7 +164,7 @@ def plot_run(run_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = _records(run_dir / "metrics.jsonl")
+    records = read_metrics(run_dir / "metrics.jsonl")
     marks = events(records)
     out_dir = run_dir / "plots"
     try:

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rlvr.config import TrackingConfig
+from rlvr.errors import ConfigError
 
 
 def _jsonable(value: Any) -> Any:
@@ -229,4 +230,13 @@ class StepProgress:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The records of a JSONL file a run writes (metrics.jsonl, samples.jsonl); a line that is not JSON is a
+    one-line ConfigError naming it."""
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                raise ConfigError(f"{path}:{number} is not JSON; was the file edited by hand?") from None
+    return rows
