@@ -4,11 +4,14 @@ and its recovery when the engine process is killed mid-generation."""
 import os
 import signal
 import threading
+import time
 
 import pytest
 
+from rlvr.rollout.actors import mapped_shm
 from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.factory import make_engine as make_vllm_engine
+from rlvr.rollout.processes import alive, shm_entries
 from tests.vllm.conftest import GREEDY, Setup, max_logprob_gap, tokens
 
 pytestmark = pytest.mark.vllm
@@ -92,3 +95,18 @@ def test_the_same_token_ids_give_the_same_text_in_both_engines(setup, engine):
     for r, f in hit:
         assert stop in r.completion and r.finish_reason == "stop" and len(r.completion_ids) <= len(f.completion_ids)
     both(("}",))
+
+
+def test_closing_the_engine_leaves_no_process_and_no_shared_memory(setup, engine):
+    # the colocated engine runs vLLM's engine core and worker as processes of their own, which talk through
+    # /dev/shm; closing it (what every exit path of a run does) must take both with it. Last in this module:
+    # it closes the shared engine (closing twice, at the fixture's teardown, is harmless).
+    tree = list(engine._engine_tree)
+    shm = mapped_shm(tree)
+    assert len(tree) >= 2 and shm, "no engine processes or shared memory found: the check would be empty"
+    engine.close()
+    deadline = time.monotonic() + 15
+    while any(alive(p) for p in tree) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in tree)
+    assert shm & shm_entries() == set()
