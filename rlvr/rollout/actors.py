@@ -309,7 +309,7 @@ def start_ray() -> None:
     import ray
 
     if not ray.is_initialized():
-        ray.init(include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+        ray.init(include_dashboard=False, ignore_reinit_error=True, log_to_driver=False, logging_level="WARNING")
 
 
 class RayHandle:
@@ -374,8 +374,14 @@ class RayHandle:
             unlink_shm(shm)
 
     def close(self, timeout_s: float = 30) -> None:
+        """Close the engine, then end the actor the way Ray expects (`__ray_terminate__`): a worker killed
+        outright makes the raylet print a "worker died unexpectedly" paragraph at the end of every run."""
         with contextlib.suppress(Exception):
             self.ray.get(self.actor.close.remote(), timeout=timeout_s)
+            self.actor.__ray_terminate__.remote()
+            pid, deadline = (getattr(self, "info", None) or {}).get("pid"), time.monotonic() + 10
+            while pid and getattr(self, "local", False) and alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
         self.kill()
 
 
