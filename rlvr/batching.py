@@ -11,6 +11,8 @@ the long one once, not in every row: the gradient is the same sum, over less pad
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from rlvr.types import Rollout, TrainBatch
@@ -93,9 +95,42 @@ def micro_batches(batch: TrainBatch, *, max_sequences: int, max_tokens: int = 0)
     return [trimmed(batch.select(torch.tensor(rows))) for rows in parts]
 
 
-def micro_batch_share(loss_agg: str, part_mask: torch.Tensor, full_mask: torch.Tensor) -> float:
+@dataclass(frozen=True)
+class BatchTotals:
+    """What the loss of a micro-batch is normalised by: the whole step's loss tokens and rows, also when the
+    micro-batch belongs to one learner rank's slice of it."""
+
+    tokens: float
+    rows: int
+
+    @classmethod
+    def of(cls, batch: TrainBatch) -> BatchTotals:
+        return cls(float(batch.loss_mask.sum()), batch.size)
+
+
+def micro_batch_share(loss_agg: str, part_mask: torch.Tensor, totals: BatchTotals) -> float:
     """Weight of one micro-batch's loss so that the weighted sum over micro-batches equals the loss of the
     whole batch: token-count share for `token_mean`, sequence-count share for the per-sequence means."""
     if loss_agg == "token_mean":
-        return float(part_mask.sum()) / max(1.0, float(full_mask.sum()))
-    return part_mask.shape[0] / full_mask.shape[0]
+        return float(part_mask.sum()) / max(1.0, totals.tokens)
+    return part_mask.shape[0] / max(1, totals.rows)
+
+
+def zero_weighted(batch: TrainBatch) -> TrainBatch:
+    """`batch` with no loss tokens and no advantage: a forward and backward that change nothing (a learner rank
+    with fewer micro-batches than the others runs these, because FSDP's gathers need every rank)."""
+    zeros = {name: torch.zeros_like(getattr(batch, name)) for name in ("loss_mask", "advantages")}
+    return TrainBatch(**{**{n: getattr(batch, n) for n in batch.__dataclass_fields__}, **zeros})
+
+
+def split_rows(batch: TrainBatch, parts: int) -> list[TrainBatch]:
+    """`batch` cut into `parts` slices of rows with similar token counts (rows sorted by length, dealt out in
+    turn), each trimmed. A slice that would be empty gets one zero-weighted row, so every rank has work to
+    run its forwards on."""
+    lengths = (batch.prompt_mask.sum(dim=1) + batch.completion_mask.sum(dim=1)).tolist()
+    order = sorted(range(batch.size), key=lambda i: -lengths[i])
+    slices = []
+    for k in range(parts):
+        rows = order[k::parts]
+        slices.append(trimmed(batch.select(torch.tensor(rows))) if rows else zero_weighted(batch.select(slice(0, 1))))
+    return slices

@@ -1,8 +1,12 @@
 """Checkpoints: atomic save, exact resume, retention, and the "last good" checkpoint rollback returns to.
 
 Layout: `run_dir/checkpoints/step_000010/` holds
-  `model.safetensors`   the trained weights (only the LoRA adapter when LoRA is on)
-  `state.pt`            optimizer, LR schedule, weight version, data cursor, every RNG state, monitor history,
+  `model.safetensors`   the trained weights, whole, under the model's own names (only the LoRA adapter when LoRA
+                        is on), whatever the number of learner ranks that wrote them
+  `optimizer/`          the optimizer's state in `torch.distributed.checkpoint` format, keyed by parameter name:
+                        each learner rank writes its own shard, and a learner of any other world size (one
+                        process included) loads it resharded; absent before the first update
+  `state.pt`            LR schedule, weight version, data cursor, every RNG state, monitor history,
                         mitigation state, the partial run summary
   `config.yaml`         the composed config of the run
   `meta.json`           step and trajectory (how many rollbacks the run had made when it was written)
@@ -31,7 +35,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from rlvr.config import CheckpointConfig
 from rlvr.errors import StorageError
@@ -121,26 +125,35 @@ class CheckpointManager:
                 shutil.rmtree(p, ignore_errors=True)
 
     def save(
-        self, step: int, model: torch.nn.Module, state: dict[str, Any], config: Any, *, trajectory: int = 0
+        self,
+        step: int,
+        write_learner: Callable[[Path], None],
+        state: dict[str, Any],
+        config: Any,
+        *,
+        trajectory: int = 0,
     ) -> Path:
         """Write checkpoint `step` atomically; on any failure nothing of it remains, the previous checkpoints
-        are untouched, and CheckpointError says why. `trajectory` counts the rollbacks before this save: a
-        re-save of the same step keeps `GOOD` only when it is on the same trajectory."""
+        are untouched, and CheckpointError says why. `write_learner(dir)` writes the weights and optimizer
+        state (`Learner.save`, or every rank of a learner group). `trajectory` counts the rollbacks before this
+        save: a re-save of the same step keeps `GOOD` only when it is on the same trajectory."""
         self.dir.mkdir(parents=True, exist_ok=True)
         final = self.path(step)
         tmp = self.dir / f".tmp-{final.name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             tmp.mkdir()
-            save_file(model_tensors(model), tmp / "model.safetensors")
+            write_learner(tmp)
             torch.save(state, tmp / "state.pt")
             (tmp / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(config)) if config else "")
             (tmp / "meta.json").write_text(json.dumps({"step": step, "trajectory": trajectory}))
             if self._same_trajectory(final, trajectory) and (final / "GOOD").exists():
                 (tmp / "GOOD").write_text("passed the monitor\n")
-            for name in ("model.safetensors", "state.pt", "config.yaml", "meta.json"):
-                with open(tmp / name, "rb+") as f:
+            for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
+                with open(path, "rb+") as f:
                     os.fsync(f.fileno())
+            for directory in sorted(p for p in tmp.rglob("*") if p.is_dir()):
+                _fsync_dir(directory)
             _fsync_dir(tmp)
             if self.before_rename is not None:
                 self.before_rename()
@@ -210,12 +223,50 @@ class CheckpointManager:
 
 
 def load_dir(path: Path, model: torch.nn.Module) -> dict[str, Any]:
-    """Load the checkpoint directory `path` (of any run) into `model`; read-only."""
+    """Load the weights of the checkpoint directory `path` (of any run) into `model`; returns its state.
+    Read-only. (A training run restores its learner with `Learner.load` and `read_state`.)"""
     try:
         load_model_tensors(model, load_file(path / "model.safetensors", device=str(_device_of(model))))
+    except (OSError, RuntimeError) as exc:
+        raise CheckpointError(f"cannot load checkpoint {path}: {exc}") from None
+    return read_state(path)
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The checkpoint's `state.pt` (everything but the weights and the optimizer)."""
+    try:
         return torch.load(path / "state.pt", weights_only=False)
     except (OSError, RuntimeError) as exc:
         raise CheckpointError(f"cannot load checkpoint {path}: {exc}") from None
+
+
+def save_optimizer(model: torch.nn.Module, optimizer: torch.optim.Optimizer, directory: Path) -> None:
+    """The optimizer's state into `directory` with `torch.distributed.checkpoint`, keyed by parameter name
+    (every learner rank writes its shard; one process writes it all). Nothing before the first update: DCP's
+    state template would run a zero-learning-rate step to create the state, which changes Adam's step count."""
+    if not optimizer.state:
+        return
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+    dcp.save({"optimizer": get_optimizer_state_dict(model, optimizer)}, checkpoint_id=str(directory))
+
+
+def load_optimizer(model: torch.nn.Module, optimizer: torch.optim.Optimizer, directory: Path) -> None:
+    """The optimizer state `save_optimizer` wrote, resharded to this learner's ranks; a checkpoint written
+    before the first update (no `directory`) gives a fresh optimizer."""
+    if not directory.is_dir():
+        optimizer.state.clear()
+        return
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict, set_optimizer_state_dict
+
+    try:
+        state = {"optimizer": get_optimizer_state_dict(model, optimizer)}  # the layout to load into
+        dcp.load(state, checkpoint_id=str(directory))
+    except Exception as exc:  # DCP wraps a missing or unreadable file in its own errors
+        raise CheckpointError(f"cannot load optimizer state {directory}: {str(exc).splitlines()[0]}") from None
+    set_optimizer_state_dict(model, optimizer, state["optimizer"])
 
 
 def is_checkpoint_dir(path: Path) -> bool:
@@ -249,13 +300,16 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_pretrained_atomically(model: torch.nn.Module, tokenizer: Any, out: Path) -> None:
+def save_pretrained_atomically(
+    model: torch.nn.Module, tokenizer: Any, out: Path, state_dict: dict[str, torch.Tensor] | None = None
+) -> None:
     """`save_pretrained` of model and tokenizer into a temporary directory beside `out`, then renamed over it:
-    never half a model (the run's final `model/`, `rlvr export`)."""
+    never half a model (the run's final `model/`, `rlvr export`). `state_dict`: the weights to write when the
+    model holds only a shard of them."""
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        model.save_pretrained(tmp)
+        model.save_pretrained(tmp, state_dict=state_dict)
         tokenizer.save_pretrained(tmp)
         if out.exists():
             shutil.rmtree(out)

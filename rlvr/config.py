@@ -264,6 +264,23 @@ class OptimConfig:
 
 
 @dataclass
+class LearnerConfig:
+    """How many processes train the policy (`rlvr.distributed`)."""
+
+    #: learner ranks; > 1 shards the policy with FSDP2 over that many processes (one GPU each, or CPU cores),
+    #: each training on its slice of the step's batch; needs rollout.mode=actor (the ranks hold only shards)
+    world_size: int = 1
+    cpu_offload: bool = False  #: FSDP2 keeps parameters, gradients and optimizer state in CPU memory
+    timeout_s: float = 1800.0  #: a rank that answers nothing for this long stops the run (a hung collective)
+
+    def __post_init__(self) -> None:
+        if self.world_size < 1:
+            raise ConfigError(f"learner.world_size must be >= 1, got {self.world_size}")
+        if self.timeout_s <= 0:
+            raise ConfigError(f"learner.timeout_s must be > 0, got {self.timeout_s}")
+
+
+@dataclass
 class TrackingConfig:
     wandb: str = "offline"  #: offline (default, no account needed) | online | disabled
     project: str = "rlvr"
@@ -354,6 +371,7 @@ class TrainConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    learner: LearnerConfig = field(default_factory=LearnerConfig)
     resume: str = "none"  #: none | auto (newest complete checkpoint of run_dir) | a checkpoint directory
     overwrite: bool = False  #: delete what a previous run left in run_dir before starting (else refused)
     #: fault injection for tests and rehearsals: +fault.nan_at_step=N, +fault.lr_spike_at_step=N,
@@ -381,6 +399,14 @@ class TrainConfig:
                 "algo.tis_cap (e.g. 2.0), the cap of the behaviour importance weight that corrects for it "
                 "(or use the preset rollout=async)"
             )
+        if self.learner.world_size > 1:
+            if self.rollout.mode != "actor":
+                raise ConfigError(
+                    f"learner.world_size={self.learner.world_size} needs rollout.mode=actor: the learner ranks "
+                    "hold only shards of the policy, so rollouts come from actors with their own copy"
+                )
+            if self.model.lora.rank > 0:
+                raise ConfigError("learner.world_size > 1 with LoRA is not supported yet: use world_size=1")
         if self.overwrite and self.resume != "none":
             raise ConfigError("overwrite=true deletes run_dir first, so it cannot be combined with resume")
         if not 0 <= self.reward_step_timeout_s < float("inf"):

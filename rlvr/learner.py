@@ -12,12 +12,25 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
-from rlvr.algo import LossSettings, aggregate, kl_penalty, policy_loss
-from rlvr.batching import micro_batch_share, micro_batches
+from rlvr.algo import LossSettings, kl_penalty, policy_loss
+from rlvr.batching import BatchTotals, micro_batch_share, micro_batches, zero_weighted
+from rlvr.checkpoint import (
+    CheckpointError,
+    load_model_tensors,
+    load_optimizer,
+    model_tensors,
+    save_optimizer,
+    save_pretrained_atomically,
+)
 from rlvr.config import OptimConfig, TrainConfig
+from rlvr.distributed.fsdp import ShardedPolicy, full, is_sharded, shard
+from rlvr.distributed.ranks import Ranks
 from rlvr.errors import ConfigError
 from rlvr.faults import Faults
 from rlvr.hooks import RunHooks
@@ -42,14 +55,26 @@ def lr_lambda(optim: OptimConfig, total_steps: int):
 
 
 class Learner:
-    """Owns the trained weights and their optimizer. `step(batch)` is one GRPO update."""
+    """Owns the trained weights and their optimizer. `step(batch)` is one GRPO update.
+
+    With `ranks` (a learner rank of `rlvr.distributed`), `model` is sharded with FSDP2 and `step` trains on this
+    rank's slice of the step's batch; the loss is scaled by the slice's share of the whole batch (`totals`) and
+    the metrics are reduced across ranks, so every number is the one a single process would report."""
 
     def __init__(
-        self, cfg: TrainConfig, model: torch.nn.Module, device: torch.device, hooks: RunHooks | None = None
+        self,
+        cfg: TrainConfig,
+        model: torch.nn.Module,
+        device: torch.device,
+        hooks: RunHooks | None = None,
+        ranks: Ranks | None = None,
     ) -> None:
         self.cfg = cfg
-        self.model = model
+        # sharded (a learner rank): `model` is the FSDP root around the policy; the log-probs run through it
+        self.root = model if isinstance(model, ShardedPolicy) else None
+        self.model = model = model.model if isinstance(model, ShardedPolicy) else model
         self.device = device
+        self.ranks = ranks
         self.version = 0
         # the run's hooks (gradient and logit factors); by default the faults of `cfg.fault`
         self.hooks = hooks if hooks is not None else Faults.from_config(dict(cfg.fault))
@@ -59,6 +84,8 @@ class Learner:
         self.ref_model = None
         if cfg.algo.kl_beta > 0 and cfg.model.lora.rank == 0:
             self.ref_model = load_model(cfg.model, device).eval().requires_grad_(False)
+            if ranks is not None:
+                self.ref_model = shard(self.ref_model, cfg)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ConfigError(f"model {cfg.model.path!r} has no trainable weights (frozen, or only an adapter's base?)")
@@ -95,10 +122,13 @@ class Learner:
         temperature = self.cfg.rollout.temperature if self.cfg.rollout.temperature > 0 else 1.0
         input_ids = torch.cat([batch.prompt_ids, batch.completion_ids], dim=1)
         attention_mask = torch.cat([batch.prompt_mask, batch.completion_mask], dim=1)
+        if model is self.model and self.root is not None:
+            model = self.root  # its forward gathers the shards the log-probs need (rlvr.distributed.fsdp)
+        forward = model if isinstance(model, ShardedPolicy) else partial(token_logprobs, model)
         self._in_forward = True
         try:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
-                return token_logprobs(model, input_ids, attention_mask, batch.completion_mask, temperature / factor)
+                return forward(input_ids, attention_mask, batch.completion_mask, temperature / factor)
         finally:
             self._in_forward = False
 
@@ -127,24 +157,36 @@ class Learner:
         self.scheduler.base_lrs = [lr * factor for lr in self.scheduler.base_lrs]
 
     @torch.no_grad()
-    def _update_kl(self, mb: TrainBatch, old_logprobs: torch.Tensor, rows: int = 8) -> float:
-        """How far the update moved the policy: k3 estimate of KL(old || new) on a few sequences of the
-        first micro-batch (one small extra forward, for the monitor's kl_spike rule; enough to see a spike)."""
-        mb, old_logprobs = mb.select(slice(0, rows)), old_logprobs[:rows]
+    def _update_kl(self, mb: TrainBatch, old_logprobs: torch.Tensor, rows: int = 8) -> tuple[float, float]:
+        """How far the update moved the policy: k3 estimate of KL(old || new) over the loss tokens of the
+        batch's `rows` longest sequences (one small extra forward, for the monitor's kl_spike rule; enough to
+        see a spike); returns (weighted sum, weight) so ranks can add theirs up. The first micro-batch holds a
+        rank's longest rows, and `split_rows` deals the longest rows out in turn, so `rows / world_size` of
+        each rank are the same sequences one process would take."""
+        share = max(1, rows // (self.ranks.world_size if self.ranks else 1))
+        mb, old_logprobs = mb.select(slice(0, share)), old_logprobs[:share]
         new_logprobs, _ = self._forward(self.model, mb)
-        return float(aggregate(kl_penalty(old_logprobs, new_logprobs, "k3"), mb.loss_mask, "token_mean"))
+        kl = kl_penalty(old_logprobs, new_logprobs, "k3") * mb.loss_mask
+        return float(kl.sum()), float(mb.loss_mask.sum())
 
-    def step(self, batch: TrainBatch, lr_multiplier: float = 1.0) -> dict[str, float]:
+    def step(
+        self, batch: TrainBatch, lr_multiplier: float = 1.0, totals: BatchTotals | None = None
+    ) -> dict[str, float]:
         """One optimizer step (or `algo.num_iterations` of them) on `batch`; returns `learn/*` metrics.
 
-        `lr_multiplier` scales this step's learning rate only (fault injection rehearses an LR spike)."""
+        `lr_multiplier` scales this step's learning rate only (fault injection rehearses an LR spike). `totals`:
+        the whole step's tokens and rows when `batch` is this rank's slice of it (default: `batch` is all)."""
         algo = self.cfg.algo
         batch = TrainBatch(**{name: getattr(batch, name).to(self.device) for name in batch.__dataclass_fields__})
-        if batch.size == 0 or batch.loss_mask.sum() == 0:
+        totals = totals or BatchTotals.of(batch)
+        if totals.rows == 0 or totals.tokens == 0:
             self._advance_schedule()
             self.version += 1
             return {"learn/skipped": 1.0, "learn/tokens": 0.0}
         parts = self._micro_batches(batch)
+        real_parts = len(parts)
+        if self.ranks is not None:  # every rank runs as many forwards and backwards as the busiest one
+            parts += [zero_weighted(parts[-1].select(slice(0, 1)))] * (self.ranks.max_count(len(parts)) - len(parts))
         # the forwards without gradient that the objective needs, once each
         ref = [self._reference_logprobs(mb) for mb in parts] if algo.kl_beta > 0 else [None] * len(parts)
         old: list[torch.Tensor | None] = [None] * len(parts)
@@ -152,7 +194,7 @@ class Learner:
             with torch.no_grad():
                 old = [self._forward(self.model, mb)[0] for mb in parts]
         sums: dict[str, float] = {}
-        tokens = float(batch.loss_mask.sum())
+        tokens = totals.tokens
         nonfinite = 0
         grad_norm = torch.tensor(0.0)
         first_old: torch.Tensor | None = None
@@ -172,7 +214,7 @@ class Learner:
                     logprobs, old_lp, mb.advantages, mb.loss_mask, self.loss_settings,
                     ref_logprobs=ref[index], sampling_logprobs=mb.sampling_logprobs,
                 )  # fmt: skip
-                share = micro_batch_share(algo.loss_agg, mb.loss_mask, batch.loss_mask)
+                share = micro_batch_share(algo.loss_agg, mb.loss_mask, totals)
                 (loss * share * grad_scale).backward()
                 add_policy_metrics(sums, metrics, float(mb.loss_mask.sum()) / tokens / algo.num_iterations)
                 if iteration == 0:
@@ -185,23 +227,30 @@ class Learner:
                     )
             clip = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else float("inf")
             params = [p for p in self.model.parameters() if p.requires_grad]
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
+            grad_norm = full(torch.nn.utils.clip_grad_norm_(params, clip))  # of the whole gradient, on every rank
             if not torch.isfinite(grad_norm):
                 nonfinite += 1
                 self.optimizer.zero_grad(set_to_none=True)  # never let NaN/Inf reach the weights
                 continue
             self.optimizer.step()
         lr = self.optimizer.param_groups[0]["lr"]
-        update_kl = self._update_kl(parts[0], first_old) if first_old is not None and self.watch_update_kl else 0.0
+        if first_old is not None and self.watch_update_kl:
+            sums["update_kl_sum"], sums["update_kl_tokens"] = self._update_kl(parts[0], first_old)
         self._advance_schedule()
         self.version += 1
+        sums["learn/micro_batches"] = float(real_parts)
+        if self.ranks is not None:
+            extremes = {name: (name[-3:], sums.pop(name, math.inf if name.endswith("min") else -math.inf))
+                        for name in ("learn/ratio_min", "learn/ratio_max")}  # fmt: skip
+            sums = self.ranks.combine(sums, extremes)
+        kl_sum, kl_tokens = sums.pop("update_kl_sum", 0.0), sums.pop("update_kl_tokens", 0.0)
+        update_kl = kl_sum / max(1.0, kl_tokens)
         return {
             **sums,
             "learn/update_kl": update_kl,
             "learn/grad_norm": float(grad_norm),
             "learn/lr": lr,
             "learn/tokens": tokens,
-            "learn/micro_batches": float(len(parts)),
             "learn/nonfinite_grads": float(nonfinite),
         }
 
@@ -219,7 +268,7 @@ class Learner:
         model = self.model
         if not hasattr(model, "peft_config"):
             for name, tensor in model.state_dict().items():
-                yield name, tensor.detach()
+                yield name, full(tensor.detach())  # sharded: gathered one tensor at a time, on every rank
             return
         from peft.tuners.lora import LoraLayer
 
@@ -238,16 +287,66 @@ class Learner:
                 yield clean, (tensor + deltas[clean].to(tensor.dtype)) if clean in deltas else tensor.detach()
 
     def state_dict(self) -> dict:
-        return {
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "version": self.version,
-        }
+        """LR schedule and weight version (the weights and optimizer are `save`'s)."""
+        return {"scheduler": self.scheduler.state_dict(), "version": self.version}
 
     def load_state_dict(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
+        if "optimizer" in state:  # a checkpoint of an earlier rlvr kept the optimizer in state.pt
+            self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.version = int(state["version"])
+
+    def save(self, directory: Path) -> None:
+        """Weights (whole, into `model.safetensors`) and optimizer state (`optimizer/`, sharded) into
+        `directory`; see `rlvr.checkpoint`. Every rank of a learner group calls it."""
+        tensors = self._full_tensors()
+        if tensors is not None:
+            save_file(tensors, directory / "model.safetensors")
+        save_optimizer(self.model, self.optimizer, directory / "optimizer")
+
+    def load(self, directory: Path) -> None:
+        """What `save` wrote, whatever the number of ranks that wrote it."""
+        try:
+            tensors = load_file(directory / "model.safetensors", device=str(self.device))
+        except (OSError, RuntimeError) as exc:
+            raise CheckpointError(f"cannot load checkpoint {directory}: {exc}") from None
+        if is_sharded(self.model):
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+            set_model_state_dict(self.model, tensors, options=StateDictOptions(full_state_dict=True))
+        else:
+            load_model_tensors(self.model, tensors)
+        load_optimizer(self.model, self.optimizer, directory / "optimizer")
+
+    def save_pretrained(self, out: Path, tokenizer) -> None:
+        """The policy as a transformers checkpoint (the run's final `model/`), written atomically."""
+        tensors = self._full_tensors()
+        if tensors is not None:
+            save_pretrained_atomically(
+                self.model, tokenizer, out, state_dict=self._tied(tensors) if self.ranks else None
+            )
+
+    def _tied(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Tied weights as one tensor under both names, which is how `save_pretrained` recognises them (it
+        writes a tied output layer once, as the model's own checkpoint has it)."""
+        tied = getattr(self.model, "_tied_weights_keys", None)
+        if isinstance(tied, dict) and getattr(self.model.config, "tie_word_embeddings", False):
+            tensors = dict(tensors)
+            for target, source in tied.items():
+                if target in tensors and source in tensors:
+                    tensors[target] = tensors[source]
+        return tensors
+
+    def _full_tensors(self) -> dict[str, torch.Tensor] | None:
+        """The whole weights as a checkpoint stores them; with ranks, gathered on rank 0 (None elsewhere)."""
+        if not is_sharded(self.model):
+            return model_tensors(self.model) if self.ranks is None or self.ranks.rank == 0 else None
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        state = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        if self.ranks is not None and self.ranks.rank != 0:
+            return None
+        return {name: t.detach().contiguous().clone() for name, t in state.items()}
 
 
 def add_policy_metrics(sums: dict[str, float], metrics: dict[str, float], weight: float) -> None:

@@ -27,13 +27,13 @@ from rewards.pool import RewardPool, check_signature, specs_from_config
 from rlvr.checkpoint import (
     CheckpointManager,
     is_checkpoint_dir,
-    load_dir,
+    read_state,
     rng_state,
-    save_pretrained_atomically,
     set_rng_state,
 )
 from rlvr.config import DataConfig, TrainConfig
 from rlvr.data import PromptSampler, Sample, load_samples
+from rlvr.distributed.group import LearnerGroup, check_learner_resources
 from rlvr.errors import ConfigError, StorageError, TrainingStopped
 from rlvr.evaluate import EvalResult, Grading, eval_spec, grading_of, run_eval
 from rlvr.faults import Faults
@@ -92,13 +92,14 @@ class Run:
             "summary": dict(self.summary),
         }
         self.saving_step = step
-        self.checkpoints.save(step, t.learner.model, state, self.cfg, trajectory=self.rollbacks)
+        self.checkpoints.save(step, t.learner.save, state, self.cfg, trajectory=self.rollbacks)
 
     def restore(self, path: Path) -> dict[str, Any]:
         """Load the checkpoint at `path` into every part (read-only); returns its state."""
         t = self.trainer
         t.drain()
-        state = load_dir(path, t.learner.model)
+        t.learner.load(path)
+        state = read_state(path)
         t.learner.load_state_dict(state["learner"])
         t.sampler.load_state_dict(state["sampler"])
         set_rng_state(state["rng"])
@@ -228,7 +229,11 @@ def _start_process(cfg: TrainConfig):
     return load_tokenizer(cfg.model)
 
 
-def _load_learner(cfg: TrainConfig, hooks: RunHooks | None = None) -> Learner:
+def _load_learner(cfg: TrainConfig, hooks: RunHooks | None = None) -> Learner | LearnerGroup:
+    """The run's learner: in this process, or `learner.world_size` sharded ranks (`rlvr.distributed`; their
+    hooks are built from `cfg.fault` in each rank)."""
+    if cfg.learner.world_size > 1:
+        return LearnerGroup(cfg)
     device = resolve_device(cfg.model.device)
     return Learner(cfg, load_model(cfg.model, device), device, hooks)
 
@@ -304,6 +309,7 @@ def _setup(cfg: TrainConfig):
     specs = specs_from_config(cfg.reward)
     faults = Faults.from_config(dict(cfg.fault))
     factory.check(cfg)
+    check_learner_resources(cfg)
     _resume_source(cfg)
     tokenizer = _start_process(cfg)
     train_samples = _drop_long_prompts(cfg.data, tokenizer, load_samples(cfg.data, tokenizer), "data")
@@ -335,6 +341,8 @@ def _train(cfg: TrainConfig, faults: Faults, tokenizer, train_samples, eval_samp
     with contextlib.ExitStack() as stack:  # closed in reverse: run state, tracker, engine, reward pool
         pool = stack.enter_context(RewardPool(specs, cfg.reward_workers))  # its preflight runs before any model
         learner = _load_learner(cfg, faults)  # the run's one set of hooks: each fault fires once per process
+        if isinstance(learner, LearnerGroup):
+            stack.callback(learner.close)
         engine = make_engine(cfg, learner, tokenizer)
         stack.callback(engine.close)
         state = RunState.load(run_dir) if cfg.resume == "auto" else RunState()
@@ -357,7 +365,7 @@ def _train(cfg: TrainConfig, faults: Faults, tokenizer, train_samples, eval_samp
             atomic_write_text(run_dir / "eval_after.json", json.dumps(after.summary(), indent=2))
         if cfg.checkpoint.save_final:
             run.save(cfg.steps)
-            save_pretrained_atomically(learner.model, tokenizer, run_dir / "model")
+            learner.save_pretrained(run_dir / "model", tokenizer)
     summary = {**run.summary, "wall_s": round(state.wall_s, 1), "segments": len(state.segments)}
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     if cfg.tracking.plots:

@@ -58,12 +58,23 @@ class ActorFrozen(Exception):
 
 @dataclass(frozen=True)
 class ActorSpec:
-    """What an actor process needs to build its engine."""
+    """What an actor process needs to build its server: by default a rollout engine (`Server`); learner ranks
+    (`rlvr.distributed`) run in the same kind of process with a server of their own."""
 
     cfg: TrainConfig
     index: int
     parent_pid: int  # the learner: when it is gone, the actor cleans up and exits
     gpus: tuple[int, ...] = ()  # CUDA devices of this actor (process backend; Ray assigns its own)
+    server: type | None = None  # the class served in the process, built from the spec; None = Server
+    role: str = "actor"  # the process is named rlvr-<role>-<index> (what `ps` and `top` show)
+    options: tuple[tuple[str, Any], ...] = ()  # what that server needs besides the config (a learner's rank)
+
+    @property
+    def name(self) -> str:
+        return f"rlvr-{self.role}-{self.index}"
+
+    def build(self) -> Any:
+        return (self.server or Server)(self)
 
 
 # ---- inside the actor process ---------------------------------------------------------------------------
@@ -91,6 +102,28 @@ def own_tree() -> list[int]:
     return [os.getpid(), *descendants(os.getpid())]
 
 
+def quiet_transformers() -> None:
+    """No "Loading weights" bars from a child process (the run has its own progress line)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """A thread that ends this process, and everything it started, once the learner is gone: an actor whose
+    parent was killed would otherwise hang on forever holding its engine (or, a learner rank, its shards)."""
+
+    def watch() -> None:
+        while alive(parent_pid):
+            time.sleep(0.5)
+        kill_all(descendants(os.getpid()))
+        unlink_shm(mapped_shm(own_tree()))
+        remove_files_of(parent_pid)  # the weight files the dead learner left
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="rlvr-parent-watch").start()
+
+
 class Server:
     """The engine and its request handler, in the actor process (both backends)."""
 
@@ -100,25 +133,12 @@ class Server:
         from rlvr.rollout.factory import BACKENDS
 
         self.spec = spec
-        self._watch_parent()
+        exit_with_parent(spec.parent_pid)
+        quiet_transformers()
         if spec.cfg.rollout.threads > 0:
             torch.set_num_threads(spec.cfg.rollout.threads)
         torch.manual_seed(spec.cfg.seed + 7919 * (spec.index + 1))
         self.engine = BACKENDS[spec.cfg.rollout.backend].standalone(spec.cfg)
-
-    def _watch_parent(self) -> None:
-        """A thread that ends this actor, and everything it started, once the learner is gone: an actor whose
-        parent was killed would otherwise hang on forever holding its engine."""
-
-        def watch() -> None:
-            while alive(self.spec.parent_pid):
-                time.sleep(0.5)
-            kill_all(descendants(os.getpid()))
-            unlink_shm(self.shm())
-            remove_files_of(self.spec.parent_pid)  # the weight files the dead learner left
-            os._exit(0)
-
-        threading.Thread(target=watch, daemon=True, name="rlvr-parent-watch").start()
 
     def shm(self) -> set[str]:
         return mapped_shm(own_tree())
@@ -145,11 +165,11 @@ def _process_main(conn, spec: ActorSpec) -> None:
     """Entry point of a subprocess actor: build the engine, then serve (ticket, command, args) in order."""
     os.setsid()  # its own session: a Ctrl-C in the terminal reaches the learner, which closes the actor
     with contextlib.suppress(OSError):  # `ps` and `top` show what it is
-        Path("/proc/self/comm").write_text(f"rlvr-actor-{spec.index}")
+        Path("/proc/self/comm").write_text(spec.name)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     try:
-        server = Server(spec)
+        server = spec.build()
     except BaseException as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
@@ -203,7 +223,7 @@ class ProcessHandle:
     def __init__(self, spec: ActorSpec, start_timeout_s: float) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_process_main, args=(child, spec), name=f"rlvr-actor-{spec.index}")
+        self.process = ctx.Process(target=_process_main, args=(child, spec), name=spec.name)
         with _visible_gpus(spec.gpus):
             self.process.start()
         child.close()
@@ -214,8 +234,8 @@ class ProcessHandle:
         self._dead = False
         self._changed = threading.Condition()
         self._outbox: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True, name=f"rlvr-actor-{spec.index}-read").start()
-        threading.Thread(target=self._write, daemon=True, name=f"rlvr-actor-{spec.index}-write").start()
+        threading.Thread(target=self._read, daemon=True, name=f"{spec.name}-read").start()
+        threading.Thread(target=self._write, daemon=True, name=f"{spec.name}-write").start()
 
     def _wait_ready(self, timeout_s: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
@@ -321,7 +341,7 @@ class RayHandle:
         self.ray = ray
         start_ray()  # a no-op after ActorGroup's own call on the main thread
         gpus = spec.cfg.rollout.tensor_parallel_size if _cuda_devices() else 0
-        remote = ray.remote(num_gpus=gpus, num_cpus=0, max_restarts=0, max_concurrency=1)(Server)
+        remote = ray.remote(num_gpus=gpus, num_cpus=0, max_restarts=0, max_concurrency=1)(spec.server or Server)
         self.actor = remote.remote(spec)
         self.refs: dict[int, Any] = {}
         self.last_reply = time.monotonic()

@@ -1,6 +1,7 @@
 """Bad input at the command line: one readable line, a non-zero exit code, no traceback wall."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,10 @@ CONFIG_ERRORS = [
     ("rollout.mode=actor rollout.max_staleness=1 algo.tis_cap=0", "set algo.tis_cap"),
     ("rollout.mode=actor rollout.threads=-1", "rollout.threads must be >= 0"),
     ("resume=/no/such/checkpoint", "not a checkpoint directory"),
+    ("learner.world_size=0", "learner.world_size must be >= 1"),
+    ("learner.world_size=2", "learner.world_size=2 needs rollout.mode=actor"),
+    ("learner.world_size=2 rollout.mode=actor model.lora.rank=4", "with LoRA is not supported yet"),
+    (f"learner.world_size={len(os.sched_getaffinity(0)) + 1} rollout.mode=actor", "needs a CPU core per rank"),
 ]
 
 

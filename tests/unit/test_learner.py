@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from rlvr.batching import collate, micro_batch_share
+from rlvr.batching import BatchTotals, collate, micro_batch_share
 from rlvr.config import compose
 from rlvr.data import load_samples
 from rlvr.errors import ConfigError
@@ -58,8 +58,9 @@ def test_micro_batches_accumulate_to_the_full_batch_gradient(tiny_model_dir, tmp
 
 def test_micro_batch_share():
     full = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
-    assert micro_batch_share("token_mean", full[:1], full) == 3 / 6
-    assert micro_batch_share("seq_mean_token_mean", full[:1], full) == 1 / 3
+    totals = BatchTotals(tokens=6.0, rows=3)
+    assert micro_batch_share("token_mean", full[:1], totals) == 3 / 6
+    assert micro_batch_share("seq_mean_token_mean", full[:1], totals) == 1 / 3
 
 
 def test_policy_metrics_cover_every_iteration_and_micro_batch():

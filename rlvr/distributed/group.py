@@ -1,0 +1,169 @@
+"""`LearnerGroup`: `learner.world_size` learner ranks (`rank.RankServer`) behind the interface of a `Learner`, so
+the training loop does not know how many processes train.
+
+Each call goes to every rank in the same order. A step's batch is cut into one slice of rows per rank with
+similar token counts (`rlvr.batching.split_rows`); every rank gets the whole batch's totals to scale its loss,
+and the metrics come back already reduced across ranks (rank 0's copy is returned). Weights for the rollout
+actors are gathered on rank 0, one tensor at a time. Checkpoints: every rank writes its shard of the optimizer
+state into the checkpoint directory the driver is filling, rank 0 the whole weights (`Learner.save`).
+
+Faults: a rank that dies (or answers nothing for `learner.timeout_s`) ends the run with one line naming it;
+every rank is killed with it (the process handles of `rlvr.rollout.actors`: whole process trees, and a rank
+whose driver dies exits by itself). `resume=auto` continues from the last checkpoint."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rlvr.batching import BatchTotals, collate_empty, split_rows
+from rlvr.config import TrainConfig
+from rlvr.errors import ConfigError, TrainingStopped
+from rlvr.model import resolve_device
+from rlvr.rollout.actors import ActorDied, ActorFrozen, ActorSpec, ProcessHandle
+from rlvr.types import TrainBatch
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rank_gpus(world_size: int) -> list[tuple[int, ...]]:
+    """One GPU per rank when there are GPUs (the first `world_size`; actors take the ones after), else none."""
+    if not torch.cuda.is_available():
+        return [() for _ in range(world_size)]
+    return [(rank,) for rank in range(world_size)]
+
+
+def check_learner_resources(cfg: TrainConfig) -> None:
+    """`learner.world_size` ranks fit this machine: one GPU each, or one CPU core each (a one-line error before
+    anything starts, instead of ranks that wait for each other's cores or a device that does not exist)."""
+    n = cfg.learner.world_size
+    if n == 1:
+        return
+    if resolve_device(cfg.model.device).type == "cuda":
+        devices = torch.cuda.device_count()
+        if n > devices:
+            raise ConfigError(f"learner.world_size={n} needs {n} GPUs, this machine has {devices}")
+        return
+    cores = len(os.sched_getaffinity(0))
+    if n > cores:
+        raise ConfigError(f"learner.world_size={n} needs a CPU core per rank, this process may use {cores}")
+
+
+class LearnerGroup:
+    """The learner of a run with `learner.world_size > 1` (see the module docstring)."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.world_size = cfg.learner.world_size
+        self.version = 0
+        port, gpus = free_port(), rank_gpus(self.world_size)
+        options = (("world_size", self.world_size), ("address", "127.0.0.1"), ("port", port))
+        specs = [
+            ActorSpec(cfg, rank, os.getpid(), gpus[rank], server=_rank_server(), role="learner", options=options)
+            for rank in range(self.world_size)
+        ]
+        self.handles: list[ProcessHandle | None] = [None] * self.world_size
+        errors: list[str] = []
+
+        def start(spec: ActorSpec) -> None:
+            try:  # the ranks wait for each other in init_process_group: they must start together
+                self.handles[spec.index] = ProcessHandle(spec, cfg.rollout.start_timeout_s)
+            except ActorDied as exc:
+                errors.append(f"learner rank {spec.index} failed to start: {exc}")
+
+        threads = [threading.Thread(target=start, args=(spec,), daemon=True) for spec in specs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            self.kill()
+            raise TrainingStopped(sorted(errors)[0])
+        self._tickets = 0
+
+    # ---- calls to every rank -------------------------------------------------------------------------
+    def _call(self, command: str, per_rank: list[tuple] | None = None, args: tuple = ()) -> list[Any]:
+        """`command` on every rank (with its own arguments when `per_rank` is given); the replies in rank
+        order. A rank that errs, dies or hangs stops the run, and every rank goes with it."""
+        self._tickets += 1
+        ticket = self._tickets
+        for rank, handle in enumerate(self.handles):
+            handle.send(ticket, command, per_rank[rank] if per_rank is not None else args)
+        replies, failure = [], None
+        for rank, handle in enumerate(self.handles):
+            try:
+                status, value, _ = handle.wait(ticket, self.cfg.learner.timeout_s)
+            except (ActorDied, ActorFrozen) as exc:
+                failure = failure or f"learner rank {rank}: {exc}"
+                break
+            if status == "error":
+                failure = failure or f"learner rank {rank}: {command} failed: {value}"
+                break
+            replies.append(value)
+        if failure:
+            self.kill()  # the others may be blocked in a collective with the failed one: no polite close
+            raise TrainingStopped(f"{failure}; every learner rank was stopped (resume=auto continues)")
+        return replies
+
+    # ---- the Learner interface -----------------------------------------------------------------------
+    @property
+    def current_step(self) -> int:
+        return self.version + 1
+
+    def step(self, batch: TrainBatch, lr_multiplier: float = 1.0) -> dict[str, float]:
+        totals = BatchTotals.of(batch)
+        if totals.rows == 0 or totals.tokens == 0:
+            slices = [collate_empty()] * self.world_size
+        else:
+            slices = split_rows(batch, self.world_size)
+        metrics = self._call("step", per_rank=[(s, lr_multiplier, totals) for s in slices])[0]
+        self.version += 1
+        return metrics
+
+    def named_weights(self) -> Iterator[tuple[str, torch.Tensor]]:
+        yield from self._call("weights")[0].items()
+
+    def save(self, directory: Path) -> None:
+        self._call("save", args=(str(directory),))
+
+    def load(self, directory: Path) -> None:
+        self._call("load", args=(str(directory),))
+
+    def state_dict(self) -> dict:
+        return self._call("state")[0]
+
+    def load_state_dict(self, state: dict) -> None:
+        self._call("load_state", args=(state,))
+        self.version = int(state["version"])
+
+    def scale_lr(self, factor: float) -> None:
+        self._call("scale_lr", args=(factor,))
+
+    def save_pretrained(self, out: Path, tokenizer) -> None:
+        self._call("save_pretrained", args=(str(out),))
+
+    def close(self) -> None:
+        for handle in self.handles:
+            if handle is not None:
+                handle.close()
+
+    def kill(self) -> None:
+        for handle in self.handles:
+            if handle is not None:
+                handle.kill()
+
+
+def _rank_server() -> type:
+    from rlvr.distributed.rank import RankServer  # the rank's own imports stay out of the driver's start-up
+
+    return RankServer

@@ -1,0 +1,80 @@
+"""One learner rank: a process of its own that joins the learner's process group, loads the policy, shards it
+with FSDP2 and runs the driver's calls on its slice of each step's batch (`LearnerGroup` sends them).
+
+Every call reaches every rank in the same order (the process handles serve requests in order), so the
+collectives inside them (FSDP's gathers and reductions, the metric reductions) line up across ranks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rlvr.distributed.fsdp import shard
+from rlvr.distributed.ranks import Ranks, init_process_group
+from rlvr.learner import Learner
+from rlvr.model import load_model, load_tokenizer, resolve_device
+from rlvr.rollout.actors import ActorSpec, exit_with_parent, own_tree, quiet_transformers
+
+
+def rank_device(device: str, rank: int) -> torch.device:
+    """The rank's device: its own GPU (the process sees only its own, set by the launcher) or the CPU."""
+    resolved = resolve_device(device)
+    if resolved.type == "cuda":
+        torch.cuda.set_device(0)
+        return torch.device("cuda", 0)
+    return resolved
+
+
+class RankServer:
+    """The learner of one rank, served to the driver (`rlvr.rollout.actors` runs it like an actor's engine)."""
+
+    def __init__(self, spec: ActorSpec) -> None:
+        options = dict(spec.options)
+        cfg = spec.cfg
+        exit_with_parent(spec.parent_pid)
+        quiet_transformers()
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        self.rank = spec.index
+        device = rank_device(cfg.model.device, self.rank)
+        init_process_group(self.rank, options["world_size"], options["address"], options["port"], device)
+        torch.manual_seed(cfg.seed)  # a random-init policy starts the same on every rank
+        model = shard(load_model(cfg.model, device), cfg)
+        self.cfg = cfg
+        self.learner = Learner(cfg, model, device, ranks=Ranks())
+
+    def info(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "tree": own_tree(), "shm": []}
+
+    def handle(self, command: str, args: tuple) -> Any:
+        learner = self.learner
+        if command == "step":
+            return learner.step(*args)
+        if command == "weights":  # gathered tensor by tensor on every rank; rank 0 hands them over
+            weights = {name: tensor.cpu() for name, tensor in learner.named_weights()}
+            return weights if self.rank == 0 else None
+        if command == "save":
+            return learner.save(Path(args[0]))
+        if command == "load":
+            return learner.load(Path(args[0]))
+        if command == "state":
+            return learner.state_dict()
+        if command == "load_state":
+            return learner.load_state_dict(args[0])
+        if command == "scale_lr":
+            return learner.scale_lr(args[0])
+        if command == "save_pretrained":
+            return learner.save_pretrained(Path(args[0]), load_tokenizer(self.cfg.model))
+        if command == "info":
+            return self.info()
+        raise ValueError(f"unknown learner command {command!r}")
+
+    def close(self) -> None:
+        import torch.distributed as dist
+
+        with contextlib.suppress(Exception):
+            dist.destroy_process_group()

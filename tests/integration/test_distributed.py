@@ -1,0 +1,77 @@
+"""Learner ranks: `learner.world_size=2` (FSDP2 over gloo, on this CPU) against one learner process on the same
+global batches. The same per-step loss and gradient norm (1e-4 relative) and the same weights at the end; a
+checkpoint written by two ranks resumes in one process (resharded by torch.distributed.checkpoint) with the
+same next step as the two-rank run itself."""
+
+import json
+import math
+
+import pytest
+from safetensors.torch import load_file
+
+from tests.conftest import run_cli, tiny_overrides
+
+pytestmark = pytest.mark.slow
+
+KEYS = ("learn/loss", "learn/grad_norm", "learn/entropy", "learn/clip_frac", "learn/update_kl", "rollout/logprob_abs_diff")
+SAME_ROLLOUTS = ("reward/mean", "rollout/length_mean", "learn/tokens")
+
+
+def overrides(model_dir, run_dir, world_size, *extra):
+    return tiny_overrides(
+        model_dir, run_dir, "steps=3", "checkpoint.every=2", "eval.before_training=false",
+        "eval.after_training=false", "optim.lr=1e-3", "reward=[format]", "rollout.max_tokens=24",
+        "rollout.mode=actor", "rollout.actor_backend=process", "rollout.threads=1", "threads=1",
+        "algo.num_iterations=2", f"learner.world_size={world_size}", *extra,
+    )  # fmt: skip
+
+
+def steps(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r for r in rows if "reward/mean" in r}
+
+
+def assert_close(a: float, b: float, rel: float = 1e-4) -> None:
+    assert math.isclose(a, b, rel_tol=rel, abs_tol=1e-7), (a, b)
+
+
+def assert_same_step(a: dict, b: dict) -> None:
+    for key in SAME_ROLLOUTS:  # the same rollouts went in (else the comparison below means nothing)
+        assert a[key] == b[key], key
+    for key in KEYS:
+        assert_close(a[key], b[key])
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_model_dir, tmp_path_factory):
+    out = {}
+    for world_size in (1, 2):
+        run_dir = tmp_path_factory.mktemp(f"world{world_size}")
+        proc = run_cli("train", *overrides(tiny_model_dir, run_dir, world_size), timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out[world_size] = run_dir
+    return out
+
+
+def test_two_ranks_train_as_one_process_does(runs):
+    one, two = steps(runs[1]), steps(runs[2])
+    assert sorted(one) == sorted(two) == [1, 2, 3]
+    for step in one:
+        assert_same_step(one[step], two[step])
+        assert two[step]["learn/micro_batches"] >= 2  # each rank ran its own micro-batch: really sharded
+    assert one[3]["learn/grad_norm"] > 0
+    a = load_file(runs[1] / "model" / "model.safetensors")
+    b = load_file(runs[2] / "model" / "model.safetensors")
+    base = load_file(runs[1] / "checkpoints" / "step_000000" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for name in a:
+        assert (a[name] - b[name]).abs().max() < 1e-5, name
+    assert any((a[name] - base[name]).abs().max() > 1e-4 for name in a)  # and training changed them
+
+
+def test_a_two_rank_checkpoint_resumes_in_one_process(tiny_model_dir, tmp_path, runs):
+    checkpoint = runs[2] / "checkpoints" / "step_000002"
+    assert (checkpoint / "optimizer" / ".metadata").is_file()  # written by torch.distributed.checkpoint
+    proc = run_cli("train", *overrides(tiny_model_dir, tmp_path, 1, f"resume={checkpoint}"), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_same_step(steps(tmp_path)[3], steps(runs[2])[3])
