@@ -13,7 +13,10 @@ from tests.conftest import run_cli, tiny_overrides
 
 pytestmark = pytest.mark.slow
 
-KEYS = ("learn/loss", "learn/grad_norm", "learn/entropy", "learn/clip_frac", "learn/update_kl", "rollout/logprob_abs_diff")
+KEYS = (
+    "learn/loss", "learn/grad_norm", "learn/entropy", "learn/clip_frac", "learn/update_kl",
+    "rollout/logprob_abs_diff",
+)  # fmt: skip
 SAME_ROLLOUTS = ("reward/mean", "rollout/length_mean", "learn/tokens")
 
 
