@@ -13,7 +13,9 @@ whose driver dies exits by itself). `resume=auto` continues from the last checkp
 
 from __future__ import annotations
 
+import io
 import os
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 
 from rlvr.batching import BatchTotals, collate_empty, split_rows
 from rlvr.config import TrainConfig
 from rlvr.errors import ConfigError, TrainingStopped
 from rlvr.model import resolve_device
 from rlvr.rollout.actors import ActorDied, ActorFrozen, ActorSpec, ProcessHandle
+from rlvr.rollout.weights import weights_dir
 from rlvr.types import TrainBatch
 
 
@@ -111,6 +115,12 @@ class LearnerGroup:
                 break
             replies.append(value)
         if failure:
+            # a rank that died makes the others fail in their collectives: name the dead one, not them
+            dead = [rank for rank, handle in enumerate(self.handles) if _ended(handle)]
+            if dead:
+                code = self.handles[dead[0]].process.exitcode
+                how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+                failure = f"learner rank {dead[0]} died ({how})"
             self.kill()  # the others may be blocked in a collective with the failed one: no polite close
             raise TrainingStopped(f"{failure}; every learner rank was stopped (resume=auto continues)")
         return replies
@@ -126,12 +136,18 @@ class LearnerGroup:
             slices = [collate_empty()] * self.world_size
         else:
             slices = split_rows(batch, self.world_size)
-        metrics = self._call("step", per_rank=[(s, lr_multiplier, totals) for s in slices])[0]
+        metrics = self._call("step", per_rank=[(pack(s), lr_multiplier, totals) for s in slices])[0]
         self.version += 1
         return metrics
 
     def named_weights(self) -> Iterator[tuple[str, torch.Tensor]]:
-        yield from self._call("weights")[0].items()
+        """The whole weights, gathered on rank 0, which writes them to a file in /dev/shm (memory speed)."""
+        path = Path(self._call("weights", args=(str(weights_dir(0)),))[0])
+        try:
+            tensors = load_file(path)
+        finally:
+            path.unlink(missing_ok=True)
+        yield from tensors.items()
 
     def save(self, directory: Path) -> None:
         self._call("save", args=(str(directory),))
@@ -161,6 +177,26 @@ class LearnerGroup:
         for handle in self.handles:
             if handle is not None:
                 handle.kill()
+
+
+def _ended(handle: ProcessHandle | None, grace_s: float = 2.0) -> bool:
+    """Whether the rank's process is gone (waiting briefly: a killed rank's peers may notice first)."""
+    if handle is None:
+        return True
+    handle.process.join(timeout=grace_s)
+    return not handle.process.is_alive()
+
+
+def pack(value: Any) -> bytes:
+    """Tensors as bytes for the pipe to a rank. Pickled as they are, tensors would travel as shared-memory file
+    descriptors served by a thread of this process, which prints a traceback when a rank dies mid-transfer."""
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return buffer.getvalue()
+
+
+def unpack(data: bytes) -> Any:
+    return torch.load(io.BytesIO(data), weights_only=False)
 
 
 def _rank_server() -> type:

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 
 from rlvr.distributed.fsdp import shard
+from rlvr.distributed.group import unpack
 from rlvr.distributed.ranks import Ranks, init_process_group
 from rlvr.learner import Learner
 from rlvr.model import load_model, load_tokenizer, resolve_device
@@ -27,6 +29,16 @@ def rank_device(device: str, rank: int) -> torch.device:
         torch.cuda.set_device(0)
         return torch.device("cuda", 0)
     return resolved
+
+
+def untied(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Every tensor with storage of its own (safetensors refuses two names on one storage: tied weights)."""
+    seen: set[int] = set()
+    out = {}
+    for name, tensor in tensors.items():
+        out[name] = tensor.clone() if tensor.data_ptr() in seen else tensor
+        seen.add(tensor.data_ptr())
+    return out
 
 
 class RankServer:
@@ -53,10 +65,16 @@ class RankServer:
     def handle(self, command: str, args: tuple) -> Any:
         learner = self.learner
         if command == "step":
-            return learner.step(*args)
-        if command == "weights":  # gathered tensor by tensor on every rank; rank 0 hands them over
-            weights = {name: tensor.cpu() for name, tensor in learner.named_weights()}
-            return weights if self.rank == 0 else None
+            batch, lr_multiplier, totals = args
+            return learner.step(unpack(batch), lr_multiplier, totals)
+        if command == "weights":  # gathered tensor by tensor on every rank; rank 0 writes them for the driver
+            weights = {name: tensor.cpu().contiguous() for name, tensor in learner.named_weights()}
+            if self.rank != 0:
+                return None
+            # named like every weight file, so `remove_orphans` deletes it should the driver die before reading
+            path = Path(args[0]) / f"rlvr-weights-{os.getpid()}-v{learner.version}.safetensors"
+            save_file(untied(weights), path)
+            return str(path)
         if command == "save":
             return learner.save(Path(args[0]))
         if command == "load":

@@ -40,7 +40,7 @@ from typing import Any
 
 from rlvr.config import TrainConfig
 from rlvr.rollout.base import RolloutError, SamplingParams
-from rlvr.rollout.processes import SHM, alive, descendants, kill_all, unlink_shm
+from rlvr.rollout.processes import alive, descendants, kill_all, mapped_shm, unlink_shm
 from rlvr.rollout.weights import NamedTensors, WeightFile, remove_files_of, remove_orphans
 from rlvr.types import Rollout, Sample
 
@@ -78,24 +78,6 @@ class ActorSpec:
 
 
 # ---- inside the actor process ---------------------------------------------------------------------------
-
-
-def mapped_shm(pids: Sequence[int]) -> set[str]:
-    """/dev/shm entries the processes `pids` have mapped (from /proc/PID/maps)."""
-    names = set()
-    prefix = f"{SHM}/"
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/maps") as f:
-                for line in f:
-                    path = line.rstrip("\n").split(maxsplit=5)[-1]
-                    if path.startswith(prefix) and not path.endswith(" (deleted)"):
-                        name = path[len(prefix) :].split("/")[0]
-                        if not name.startswith("plasma"):  # Ray's object store is Ray's to manage
-                            names.add(name)
-        except OSError:
-            continue
-    return names
 
 
 def own_tree() -> list[int]:

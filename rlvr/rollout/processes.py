@@ -79,3 +79,21 @@ def unlink_shm(names: Iterable[str]) -> None:
     for name in names:
         with contextlib.suppress(OSError):
             (SHM / name).unlink()
+
+
+def mapped_shm(pids: Iterable[int]) -> set[str]:
+    """/dev/shm entries the processes `pids` have mapped (from /proc/PID/maps)."""
+    names = set()
+    prefix = f"{SHM}/"
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/maps") as f:
+                for line in f:
+                    path = line.rstrip("\n").split(maxsplit=5)[-1]
+                    if path.startswith(prefix) and not path.endswith(" (deleted)"):
+                        name = path[len(prefix) :].split("/")[0]
+                        if not name.startswith("plasma"):  # Ray's object store is Ray's to manage
+                            names.add(name)
+        except OSError:
+            continue
+    return names

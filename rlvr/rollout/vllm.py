@@ -26,7 +26,7 @@ import torch
 from rlvr.config import TrainConfig
 from rlvr.errors import MissingDependencyError
 from rlvr.rollout.base import InProcessEngine, NamedTensors, SamplingParams, decode_completion, encode_prompts
-from rlvr.rollout.processes import descendants, kill_all
+from rlvr.rollout.processes import descendants, kill_all, mapped_shm, unlink_shm
 from rlvr.rollout.weights import encode
 from rlvr.types import Rollout, Sample
 
@@ -136,6 +136,7 @@ class VLLMEngine(InProcessEngine):
         self._engine_processes = [p for p in multiprocessing.active_children() if p not in before]
         # their own children (vLLM's workers) would outlive a killed engine core: remember them to clean up
         self._engine_tree = [q for p in self._engine_processes for q in (p.pid, *descendants(p.pid))]
+        self._engine_shm = mapped_shm(self._engine_tree)  # known now: a killed engine's maps cannot be read
         return llm
 
     def _engine_dead(self) -> bool:
@@ -184,9 +185,11 @@ class VLLMEngine(InProcessEngine):
 
     # ---- recovery -----------------------------------------------------------------------------------
     def _stop(self) -> None:
+        shm = self._engine_shm | mapped_shm(self._engine_tree)  # its message queues, before its processes go
         with contextlib.suppress(Exception):
             self.llm.llm_engine.engine_core.shutdown()
         kill_all(self._engine_tree)  # whatever a graceful shutdown left behind (or a killed core orphaned)
+        unlink_shm(shm)  # a shutdown that timed out (a loaded machine) left its segments behind
 
     def restart(self) -> None:
         """Replace a dead engine by a fresh one carrying the current weights."""

@@ -1,15 +1,24 @@
 """Learner ranks: `learner.world_size=2` (FSDP2 over gloo, on this CPU) against one learner process on the same
 global batches. The same per-step loss and gradient norm (1e-4 relative) and the same weights at the end; a
 checkpoint written by two ranks resumes in one process (resharded by torch.distributed.checkpoint) with the
-same next step as the two-rank run itself."""
+same next step as the two-rank run itself. A killed rank stops the run with one line, takes every process with
+it, and `resume=auto` finishes the run."""
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
 
-from tests.conftest import run_cli, tiny_overrides
+from rlvr.rollout.processes import alive
+from tests.conftest import ROOT, run_cli, tiny_overrides
+from tests.integration.test_exit_paths import assert_nothing_left, steps_logged, wait_for_step
 
 pytestmark = pytest.mark.slow
 
@@ -78,3 +87,29 @@ def test_a_two_rank_checkpoint_resumes_in_one_process(tiny_model_dir, tmp_path, 
     proc = run_cli("train", *overrides(tiny_model_dir, tmp_path, 1, f"resume={checkpoint}"), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_same_step(steps(tmp_path)[3], steps(runs[2])[3])
+
+
+def test_a_killed_rank_stops_the_run_and_resume_finishes_it(tiny_model_dir, tmp_path):
+    extra = ("steps=8", "prompts_per_step=2", "rollout.max_tokens=16", "checkpoint.every=2")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rlvr.cli", "train", *overrides(tiny_model_dir, tmp_path, 2, *extra)],
+        cwd=ROOT, env={**os.environ, "HYDRA_FULL_ERROR": "0"}, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    run = wait_for_step(proc, tmp_path)
+    deadline = time.monotonic() + 120
+    while max(steps_logged(tmp_path)) < 3:  # past the step-2 checkpoint
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-3000:]
+        time.sleep(0.1)
+    ranks = {p: Path(f"/proc/{p}/comm").read_text().strip() for p in run.tree if alive(p)}
+    rank1 = next(p for p, name in ranks.items() if name == "rlvr-learner-1")
+    assert sorted(n for n in ranks.values() if n.startswith("rlvr-")) == ["rlvr-actor-0", "rlvr-learner-0",
+                                                                           "rlvr-learner-1"]  # fmt: skip
+    os.kill(rank1, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 3, stderr[-3000:]
+    lines = [line for line in stderr.splitlines() if line.startswith("stopped:")]
+    assert len(lines) == 1 and "learner rank 1" in lines[0] and "Traceback" not in stderr, stderr[-3000:]
+    assert_nothing_left(run)  # the other rank and the actor went with it, and their shared memory
+    resumed = run_cli("train", *overrides(tiny_model_dir, tmp_path, 2, *extra, "resume=auto"), timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert steps_logged(tmp_path)[-1] == 8 and sorted(set(steps_logged(tmp_path))) == list(range(1, 9))
