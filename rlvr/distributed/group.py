@@ -30,7 +30,6 @@ from rlvr.config import TrainConfig
 from rlvr.errors import ConfigError, TrainingStopped
 from rlvr.model import resolve_device
 from rlvr.rollout.actors import ActorDied, ActorFrozen, ActorSpec, ProcessHandle
-from rlvr.rollout.weights import weights_dir
 from rlvr.types import TrainBatch
 
 
@@ -141,8 +140,8 @@ class LearnerGroup:
         return metrics
 
     def named_weights(self) -> Iterator[tuple[str, torch.Tensor]]:
-        """The whole weights, gathered on rank 0, which writes them to a file in /dev/shm (memory speed)."""
-        path = Path(self._call("weights", args=(str(weights_dir(0)),))[0])
+        """The whole weights, gathered on rank 0, which writes them as a `WeightFile` (/dev/shm when it has room)."""
+        path = Path(self._call("weights")[0])
         try:
             tensors = load_file(path)
         finally:

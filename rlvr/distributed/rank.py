@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 
 from rlvr.distributed.fsdp import shard
 from rlvr.distributed.group import unpack
@@ -20,25 +19,16 @@ from rlvr.distributed.ranks import Ranks, init_process_group
 from rlvr.learner import Learner
 from rlvr.model import load_model, load_tokenizer, resolve_device
 from rlvr.rollout.actors import ActorSpec, exit_with_parent, own_tree, quiet_transformers
+from rlvr.rollout.weights import WeightFile
 
 
-def rank_device(device: str, rank: int) -> torch.device:
-    """The rank's device: its own GPU (the process sees only its own, set by the launcher) or the CPU."""
+def rank_device(device: str) -> torch.device:
+    """The rank's device: its own GPU (the launcher shows each rank only its own) or the CPU."""
     resolved = resolve_device(device)
     if resolved.type == "cuda":
         torch.cuda.set_device(0)
         return torch.device("cuda", 0)
     return resolved
-
-
-def untied(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Every tensor with storage of its own (safetensors refuses two names on one storage: tied weights)."""
-    seen: set[int] = set()
-    out = {}
-    for name, tensor in tensors.items():
-        out[name] = tensor.clone() if tensor.data_ptr() in seen else tensor
-        seen.add(tensor.data_ptr())
-    return out
 
 
 class RankServer:
@@ -52,7 +42,7 @@ class RankServer:
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         self.rank = spec.index
-        device = rank_device(cfg.model.device, self.rank)
+        device = rank_device(cfg.model.device)
         init_process_group(self.rank, options["world_size"], options["address"], options["port"], device)
         torch.manual_seed(cfg.seed)  # a random-init policy starts the same on every rank
         model = shard(load_model(cfg.model, device), cfg)
@@ -68,13 +58,11 @@ class RankServer:
             batch, lr_multiplier, totals = args
             return learner.step(unpack(batch), lr_multiplier, totals)
         if command == "weights":  # gathered tensor by tensor on every rank; rank 0 writes them for the driver
-            weights = {name: tensor.cpu().contiguous() for name, tensor in learner.named_weights()}
             if self.rank != 0:
+                for _ in learner.named_weights():  # each gather needs every rank
+                    pass
                 return None
-            # named like every weight file, so `remove_orphans` deletes it should the driver die before reading
-            path = Path(args[0]) / f"rlvr-weights-{os.getpid()}-v{learner.version}.safetensors"
-            save_file(untied(weights), path)
-            return str(path)
+            return str(WeightFile(learner.named_weights, learner.version).path)
         if command == "save":
             return learner.save(Path(args[0]))
         if command == "load":

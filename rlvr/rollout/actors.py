@@ -73,8 +73,10 @@ class ActorSpec:
     def name(self) -> str:
         return f"rlvr-{self.role}-{self.index}"
 
-    def build(self) -> Any:
-        return (self.server or Server)(self)
+    @property
+    def server_class(self) -> type:
+        """What the process serves: `server`, else a rollout engine (`Server`)."""
+        return self.server or Server
 
 
 # ---- inside the actor process ---------------------------------------------------------------------------
@@ -151,7 +153,7 @@ def _process_main(conn, spec: ActorSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     try:
-        server = spec.build()
+        server = spec.server_class(spec)
     except BaseException as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
@@ -323,7 +325,7 @@ class RayHandle:
         self.ray = ray
         start_ray()  # a no-op after ActorGroup's own call on the main thread
         gpus = spec.cfg.rollout.tensor_parallel_size if _cuda_devices() else 0
-        remote = ray.remote(num_gpus=gpus, num_cpus=0, max_restarts=0, max_concurrency=1)(spec.server or Server)
+        remote = ray.remote(num_gpus=gpus, num_cpus=0, max_restarts=0, max_concurrency=1)(spec.server_class)
         self.actor = remote.remote(spec)
         self.refs: dict[int, Any] = {}
         self.last_reply = time.monotonic()
