@@ -63,8 +63,42 @@ def run_hydra(config_name: str, task: Callable, argv: list[str]) -> None:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
 
+    _check_composes(config_name, argv)
     sys.argv = [f"rlvr {config_name}", *argv]
     _main()
+
+
+def _check_composes(config_name: str, argv: list[str]) -> None:
+    """Compose the config once before Hydra's app does, so a group option that does not exist (`cluster=banana`)
+    or a malformed override is one line and exit 2 (Hydra's app prints a paragraph and exits 1). Runs only for
+    plain overrides: Hydra's own flags (`--cfg job`, `--help`) and `hydra.*` keys are the app's business."""
+    if any(arg.startswith("-") or arg.lstrip("+~").startswith("hydra") for arg in argv):
+        return
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from rlvr.config import recipes_dir
+
+    try:
+        with initialize_config_dir(config_dir=str(recipes_dir()), version_base=None):
+            compose(config_name=config_name, overrides=argv)
+    except (HydraException, OmegaConfBaseException) as exc:
+        cause = f"\n{exc.__cause__}" if exc.__cause__ is not None else ""
+        print(f"error: {_one_line(f'{exc}{cause}')}", file=sys.stderr)
+        sys.exit(2)
+    except _user_errors():
+        return  # a value the schema refuses: the app reports it, the same way as every other
+
+
+def _one_line(hydra_message: str) -> str:
+    """Hydra's paragraph as one line: what failed, why, and the choices a config group offers."""
+    lines = hydra_message.strip().splitlines()
+    noise = ("To append", "Available options", "Config search path", "Set the environment")
+    why = [line for line in lines[1:] if line.strip() and not line[0].isspace() and not line.startswith(noise)]
+    options = [line.strip() for line in lines if line.startswith("\t") and "provider=" not in line]
+    text = ": ".join([lines[0].rstrip("."), *why[:1]])
+    return f"{text} (choose from: {', '.join(options)})" if options else text
 
 
 CLEANUP_GRACE_S = 30.0

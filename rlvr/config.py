@@ -127,7 +127,8 @@ class EvalConfig:
 class RolloutConfig:
     backend: str = "hf"  #: hf (transformers, runs anywhere) | vllm (rlvr.rollout.factory.BACKENDS)
     mode: str = "colocate"  #: colocate (engine in the learner process) | actor (engines in processes of their own)
-    actor_backend: str = "auto"  #: actor mode: ray (a Ray actor) | process (a subprocess) | auto (ray if installed)
+    #: actor mode: ray (a Ray actor) | process (a subprocess) | auto (ray under cluster=ray, else process)
+    actor_backend: str = "auto"
     actors: int = 1  #: actor mode: engines, each in its own process; a step's prompts are split across them
     threads: int = 0  #: torch CPU threads of each actor process; 0 = torch's default
     max_staleness: int = 0  #: generate up to k optimizer steps ahead of the learner (0: on-policy, synchronous)
@@ -281,6 +282,38 @@ class LearnerConfig:
 
 
 @dataclass
+class ClusterConfig:
+    """Where learner ranks and rollout actors run (`rlvr.distributed.cluster`). `cluster=local` (the default):
+    processes on this machine, no Ray needed. `cluster=ray`: Ray places them (placement groups), on one
+    machine or many; the same recipes and command."""
+
+    kind: str = "local"  #: local | ray (set by the group: `cluster=ray`)
+    #: ray: the cluster to join, "auto" (the one `ray start --head` runs here) or "host:port"; null = a private
+    #: Ray instance started for this run and stopped with it
+    address: str | None = None
+    nodes: int = 1  #: ray: nodes the run spans (the cluster must have them when the run starts)
+    gpus_per_node: int = 0  #: ray: GPUs per node the run may use; 0 = a CPU cluster
+    #: ray: GPUs of its own per rollout actor (>= rollout.tensor_parallel_size); 0 = actors share the learner
+    #: ranks' GPUs (colocated, each with rollout.gpu_memory_utilization of it)
+    actor_gpus: int = 0
+    timeout_s: float = 300.0  #: ray: how long to wait for the cluster to place the run's processes
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("local", "ray"):
+            raise ConfigError(f"cluster must be local or ray, got {self.kind!r}")
+        if self.nodes < 1 or self.gpus_per_node < 0 or self.actor_gpus < 0 or self.timeout_s <= 0:
+            raise ConfigError(
+                "cluster.nodes must be >= 1, cluster.gpus_per_node and cluster.actor_gpus >= 0, cluster.timeout_s > 0"
+            )
+        placed = self.address is not None or self.nodes > 1 or self.actor_gpus or self.gpus_per_node
+        if self.kind == "local" and placed:
+            raise ConfigError(
+                "cluster.address, cluster.nodes, cluster.gpus_per_node and cluster.actor_gpus place processes with "
+                "Ray: add cluster=ray"
+            )
+
+
+@dataclass
 class TrackingConfig:
     wandb: str = "offline"  #: offline (default, no account needed) | online | disabled
     project: str = "rlvr"
@@ -372,6 +405,7 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     learner: LearnerConfig = field(default_factory=LearnerConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     resume: str = "none"  #: none | auto (newest complete checkpoint of run_dir) | a checkpoint directory
     overwrite: bool = False  #: delete what a previous run left in run_dir before starting (else refused)
     #: fault injection for tests and rehearsals: +fault.nan_at_step=N, +fault.lr_spike_at_step=N,
@@ -407,6 +441,7 @@ class TrainConfig:
                 )
             if self.model.lora.rank > 0:
                 raise ConfigError("learner.world_size > 1 with LoRA is not supported yet: use world_size=1")
+        self._check_cluster()
         if self.overwrite and self.resume != "none":
             raise ConfigError("overwrite=true deletes run_dir first, so it cannot be combined with resume")
         if not 0 <= self.reward_step_timeout_s < float("inf"):
@@ -416,6 +451,34 @@ class TrainConfig:
         if self.reward_max_timeout_steps < 0:
             raise ConfigError(
                 f"reward_max_timeout_steps must be >= 0 (0 = never stop), got {self.reward_max_timeout_steps}"
+            )
+
+    def _check_cluster(self) -> None:
+        """The cluster settings that depend on the learner's and rollout's (one line each, before any start)."""
+        cluster, rollout = self.cluster, self.rollout
+        if cluster.kind == "ray" and rollout.actor_backend == "process":
+            raise ConfigError("cluster=ray runs rollout actors on Ray: drop rollout.actor_backend=process")
+        if cluster.kind != "ray" or cluster.gpus_per_node == 0:
+            if cluster.actor_gpus:
+                raise ConfigError("cluster.actor_gpus needs GPUs: set cluster.gpus_per_node")
+            return
+        if cluster.actor_gpus and cluster.actor_gpus < rollout.tensor_parallel_size:
+            raise ConfigError(
+                f"cluster.actor_gpus={cluster.actor_gpus} is fewer than rollout.tensor_parallel_size="
+                f"{rollout.tensor_parallel_size}, the GPUs each engine spans"
+            )
+        if not cluster.actor_gpus and rollout.mode == "actor" and rollout.tensor_parallel_size > 1:
+            raise ConfigError(
+                "actors that share the learner's GPUs (cluster.actor_gpus=0) run one GPU each: set cluster.actor_gpus"
+                f" >= rollout.tensor_parallel_size={rollout.tensor_parallel_size}"
+            )
+        actor_gpus = rollout.actors * cluster.actor_gpus if rollout.mode == "actor" else 0
+        needed, have = self.learner.world_size + actor_gpus, cluster.nodes * cluster.gpus_per_node
+        if needed > have:
+            raise ConfigError(
+                f"learner.world_size={self.learner.world_size} + rollout.actors={rollout.actors} x cluster.actor_gpus="
+                f"{cluster.actor_gpus} need {needed} GPUs; cluster.nodes={cluster.nodes} x cluster.gpus_per_node="
+                f"{cluster.gpus_per_node} give {have}"
             )
 
 

@@ -33,6 +33,7 @@ from rlvr.checkpoint import (
 )
 from rlvr.config import DataConfig, TrainConfig
 from rlvr.data import PromptSampler, Sample, load_samples
+from rlvr.distributed import cluster as clusters
 from rlvr.distributed.group import LearnerGroup, check_learner_resources
 from rlvr.errors import ConfigError, StorageError, TrainingStopped
 from rlvr.evaluate import EvalResult, Grading, eval_spec, grading_of, run_eval
@@ -229,11 +230,11 @@ def _start_process(cfg: TrainConfig):
     return load_tokenizer(cfg.model)
 
 
-def _load_learner(cfg: TrainConfig, hooks: RunHooks | None = None) -> Learner | LearnerGroup:
+def _load_learner(cfg: TrainConfig, hooks: RunHooks | None = None, cluster=None) -> Learner | LearnerGroup:
     """The run's learner: in this process, or `learner.world_size` sharded ranks (`rlvr.distributed`; their
-    hooks are built from `cfg.fault` in each rank)."""
+    hooks are built from `cfg.fault` in each rank), placed by Ray under cluster=ray."""
     if cfg.learner.world_size > 1:
-        return LearnerGroup(cfg)
+        return LearnerGroup(cfg, cluster)
     device = resolve_device(cfg.model.device)
     return Learner(cfg, load_model(cfg.model, device), device, hooks)
 
@@ -331,19 +332,24 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     started = time.time()
     faults, tokenizer, train_samples, eval_samples, specs = _setup(cfg)
     run_dir = Path(cfg.run_dir)
-    with hold(run_dir):  # no other process writes this run while this one does
-        claim(run_dir, resume=cfg.resume, overwrite=cfg.overwrite)
-        return _train(cfg, faults, tokenizer, train_samples, eval_samples, specs, started)
+    cluster = clusters.connect(cfg)  # cluster=ray: the run's processes reserved on Ray, or a one-line error
+    try:
+        with hold(run_dir):  # no other process writes this run while this one does
+            claim(run_dir, resume=cfg.resume, overwrite=cfg.overwrite)
+            return _train(cfg, faults, tokenizer, train_samples, eval_samples, specs, started, cluster)
+    finally:
+        if cluster is not None:
+            cluster.close()
 
 
-def _train(cfg: TrainConfig, faults: Faults, tokenizer, train_samples, eval_samples, specs, started: float):
+def _train(cfg: TrainConfig, faults: Faults, tokenizer, train_samples, eval_samples, specs, started: float, cluster):
     run_dir = Path(cfg.run_dir)
     with contextlib.ExitStack() as stack:  # closed in reverse: run state, tracker, engine, reward pool
         pool = stack.enter_context(RewardPool(specs, cfg.reward_workers))  # its preflight runs before any model
-        learner = _load_learner(cfg, faults)  # the run's one set of hooks: each fault fires once per process
+        learner = _load_learner(cfg, faults, cluster)  # the run's one set of hooks: each fault fires once per process
         if isinstance(learner, LearnerGroup):
             stack.callback(learner.close)
-        engine = make_engine(cfg, learner, tokenizer)
+        engine = make_engine(cfg, learner, tokenizer, cluster)
         stack.callback(engine.close)
         state = RunState.load(run_dir) if cfg.resume == "auto" else RunState()
         state.start_segment(started)
@@ -434,9 +440,14 @@ def evaluate_only(cfg: TrainConfig) -> EvalResult:
     _check_prompt_lengths(cfg, tokenizer, [], samples)
     with contextlib.ExitStack() as stack:
         stack.enter_context(hold(run_dir))  # released last, after eval.json is written
+        cluster = clusters.connect(cfg)
+        if cluster is not None:
+            stack.callback(cluster.close)
         pool = stack.enter_context(RewardPool(specs, cfg.reward_workers))
-        learner = _load_learner(cfg)
-        engine = make_engine(cfg, learner, tokenizer)
+        learner = _load_learner(cfg, cluster=cluster)
+        if isinstance(learner, LearnerGroup):
+            stack.callback(learner.close)
+        engine = make_engine(cfg, learner, tokenizer, cluster)
         stack.callback(engine.close)
         tracker = Tracker(run_dir, cfg.tracking, 0)
         stack.callback(tracker.close)

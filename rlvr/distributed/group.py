@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,14 @@ from rlvr.batching import BatchTotals, collate_empty, split_rows
 from rlvr.config import TrainConfig
 from rlvr.errors import ConfigError, TrainingStopped
 from rlvr.model import resolve_device
-from rlvr.rollout.actors import ActorDied, ActorFrozen, ActorSpec, ProcessHandle
+from rlvr.rollout.actors import ActorDied, ActorFrozen, ActorSpec, ProcessHandle, RayHandle
+from rlvr.rollout.processes import alive, node_id
 from rlvr.types import TrainBatch
 
 
 def free_port() -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("", 0))  # free on every interface: other nodes' ranks connect to it
         return sock.getsockname()[1]
 
 
@@ -65,22 +67,35 @@ def check_learner_resources(cfg: TrainConfig) -> None:
 class LearnerGroup:
     """The learner of a run with `learner.world_size > 1` (see the module docstring)."""
 
-    def __init__(self, cfg: TrainConfig) -> None:
+    def __init__(self, cfg: TrainConfig, cluster=None) -> None:
+        """`cluster`: the run's `rlvr.distributed.cluster.RayCluster` under cluster=ray (ranks are Ray actors it
+        places); None: subprocesses of this one (cluster=local)."""
         self.cfg = cfg
         self.world_size = cfg.learner.world_size
         self.version = 0
-        port, gpus = free_port(), rank_gpus(self.world_size)
-        options = (("world_size", self.world_size), ("address", "127.0.0.1"), ("port", port))
+        if cluster is not None:
+            address, port = cluster.master_address()
+            gpus = [() for _ in range(self.world_size)]  # Ray shows each rank its own
+        else:
+            address, port, gpus = "127.0.0.1", free_port(), rank_gpus(self.world_size)
+        options = (("world_size", self.world_size), ("address", address), ("port", port))
         specs = [
-            ActorSpec(cfg, rank, os.getpid(), gpus[rank], server=_rank_server(), role="learner", options=options)
+            ActorSpec(
+                cfg, rank, os.getpid(), gpus[rank], server=_rank_server(), role="learner", options=options,
+                parent_node=node_id(),
+            )
             for rank in range(self.world_size)
-        ]
-        self.handles: list[ProcessHandle | None] = [None] * self.world_size
+        ]  # fmt: skip
+        self.handles: list[ProcessHandle | RayHandle | None] = [None] * self.world_size
         errors: list[str] = []
 
         def start(spec: ActorSpec) -> None:
             try:  # the ranks wait for each other in init_process_group: they must start together
-                self.handles[spec.index] = ProcessHandle(spec, cfg.rollout.start_timeout_s)
+                if cluster is not None:
+                    placement = cluster.options("learner", spec.index)
+                    self.handles[spec.index] = RayHandle(spec, cfg.rollout.start_timeout_s, placement)
+                else:
+                    self.handles[spec.index] = ProcessHandle(spec, cfg.rollout.start_timeout_s)
             except ActorDied as exc:
                 errors.append(f"learner rank {spec.index} failed to start: {exc}")
 
@@ -115,11 +130,9 @@ class LearnerGroup:
             replies.append(value)
         if failure:
             # a rank that died makes the others fail in their collectives: name the dead one, not them
-            dead = [rank for rank, handle in enumerate(self.handles) if _ended(handle)]
-            if dead:
-                code = self.handles[dead[0]].process.exitcode
-                how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
-                failure = f"learner rank {dead[0]} died ({how})"
+            ended = [(rank, how) for rank, handle in enumerate(self.handles) if (how := _ended(handle))]
+            if ended:
+                failure = f"learner rank {ended[0][0]} died ({ended[0][1]})"
             self.kill()  # the others may be blocked in a collective with the failed one: no polite close
             raise TrainingStopped(f"{failure}; every learner rank was stopped (resume=auto continues)")
         return replies
@@ -178,12 +191,34 @@ class LearnerGroup:
                 handle.kill()
 
 
-def _ended(handle: ProcessHandle | None, grace_s: float = 2.0) -> bool:
-    """Whether the rank's process is gone (waiting briefly: a killed rank's peers may notice first)."""
+def _ended(handle: ProcessHandle | RayHandle | None, grace_s: float = 2.0) -> str | None:
+    """How the rank's process ended, or None while it runs (waiting briefly: a killed rank's peers may notice
+    first)."""
     if handle is None:
-        return True
+        return "never started"
+    if isinstance(handle, RayHandle):
+        pid, deadline = handle.info["pid"], time.monotonic() + grace_s
+        if not handle.local:  # on another node: ask Ray
+            return _ray_actor_ended(handle, grace_s)
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return None if alive(pid) else "its Ray actor's process is gone"
     handle.process.join(timeout=grace_s)
-    return not handle.process.is_alive()
+    if handle.process.is_alive():
+        return None
+    code = handle.process.exitcode
+    return f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+
+
+def _ray_actor_ended(handle: RayHandle, grace_s: float) -> str | None:
+    ray = handle.ray
+    try:
+        ray.get(handle.actor.__ray_ready__.remote(), timeout=grace_s)
+    except ray.exceptions.RayActorError:
+        return "its Ray actor died"
+    except ray.exceptions.GetTimeoutError:
+        return None  # busy in a collective that failed elsewhere
+    return None
 
 
 def pack(value: Any) -> bytes:

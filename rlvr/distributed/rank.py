@@ -19,6 +19,7 @@ from rlvr.distributed.ranks import Ranks, init_process_group
 from rlvr.learner import Learner
 from rlvr.model import load_model, load_tokenizer, resolve_device
 from rlvr.rollout.actors import ActorSpec, exit_with_parent, own_tree, quiet_transformers
+from rlvr.rollout.processes import node_id
 from rlvr.rollout.weights import WeightFile
 
 
@@ -37,7 +38,7 @@ class RankServer:
     def __init__(self, spec: ActorSpec) -> None:
         options = dict(spec.options)
         cfg = spec.cfg
-        exit_with_parent(spec.parent_pid)
+        exit_with_parent(spec.parent_pid, spec.parent_node)
         quiet_transformers()
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
@@ -50,7 +51,7 @@ class RankServer:
         self.learner = Learner(cfg, model, device, ranks=Ranks())
 
     def info(self) -> dict[str, Any]:
-        return {"pid": os.getpid(), "tree": own_tree(), "shm": []}
+        return {"pid": os.getpid(), "tree": own_tree(), "shm": [], "node": node_id()}
 
     def handle(self, command: str, args: tuple) -> Any:
         learner = self.learner

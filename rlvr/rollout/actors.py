@@ -40,7 +40,7 @@ from typing import Any
 
 from rlvr.config import TrainConfig
 from rlvr.rollout.base import RolloutError, SamplingParams
-from rlvr.rollout.processes import alive, descendants, kill_all, mapped_shm, unlink_shm
+from rlvr.rollout.processes import alive, descendants, kill_all, mapped_shm, node_id, unlink_shm
 from rlvr.rollout.weights import NamedTensors, WeightFile, remove_files_of, remove_orphans
 from rlvr.types import Rollout, Sample
 
@@ -58,16 +58,17 @@ class ActorFrozen(Exception):
 
 @dataclass(frozen=True)
 class ActorSpec:
-    """What an actor process needs to build its server: by default a rollout engine (`Server`); learner ranks
+    """What an actor process needs to build its server: by default a rollout engine (`RolloutServer`); learner ranks
     (`rlvr.distributed`) run in the same kind of process with a server of their own."""
 
     cfg: TrainConfig
     index: int
     parent_pid: int  # the learner: when it is gone, the actor cleans up and exits
     gpus: tuple[int, ...] = ()  # CUDA devices of this actor (process backend; Ray assigns its own)
-    server: type | None = None  # the class served in the process, built from the spec; None = Server
+    server: type | None = None  # the class served in the process, built from the spec; None = RolloutServer
     role: str = "actor"  # the process is named rlvr-<role>-<index> (what `ps` and `top` show)
     options: tuple[tuple[str, Any], ...] = ()  # what that server needs besides the config (a learner's rank)
+    parent_node: str = ""  # the learner's machine (`node_id`); on another node of a Ray cluster, Ray watches it
 
     @property
     def name(self) -> str:
@@ -75,8 +76,8 @@ class ActorSpec:
 
     @property
     def server_class(self) -> type:
-        """What the process serves: `server`, else a rollout engine (`Server`)."""
-        return self.server or Server
+        """What the process serves: `server`, else a rollout engine (`RolloutServer`)."""
+        return self.server or RolloutServer
 
 
 # ---- inside the actor process ---------------------------------------------------------------------------
@@ -93,9 +94,12 @@ def quiet_transformers() -> None:
     transformers_logging.disable_progress_bar()
 
 
-def exit_with_parent(parent_pid: int) -> None:
+def exit_with_parent(parent_pid: int, parent_node: str = "") -> None:
     """A thread that ends this process, and everything it started, once the learner is gone: an actor whose
-    parent was killed would otherwise hang on forever holding its engine (or, a learner rank, its shards)."""
+    parent was killed would otherwise hang on forever holding its engine (or, a learner rank, its shards).
+    A parent on another machine (a Ray cluster) is not ours to watch: Ray ends an actor whose owner died."""
+    if parent_node and parent_node != node_id():
+        return
 
     def watch() -> None:
         while alive(parent_pid):
@@ -108,7 +112,7 @@ def exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name="rlvr-parent-watch").start()
 
 
-class Server:
+class RolloutServer:
     """The engine and its request handler, in the actor process (both backends)."""
 
     def __init__(self, spec: ActorSpec) -> None:
@@ -117,7 +121,7 @@ class Server:
         from rlvr.rollout.factory import BACKENDS
 
         self.spec = spec
-        exit_with_parent(spec.parent_pid)
+        exit_with_parent(spec.parent_pid, spec.parent_node)
         quiet_transformers()
         if spec.cfg.rollout.threads > 0:
             torch.set_num_threads(spec.cfg.rollout.threads)
@@ -128,7 +132,7 @@ class Server:
         return mapped_shm(own_tree())
 
     def info(self) -> dict[str, Any]:
-        return {"pid": os.getpid(), "tree": own_tree(), "shm": sorted(self.shm())}
+        return {"pid": os.getpid(), "tree": own_tree(), "shm": sorted(self.shm()), "node": node_id()}
 
     def handle(self, command: str, args: tuple) -> Any:
         if command == "generate":
@@ -303,8 +307,8 @@ class ProcessHandle:
         self.kill()
 
 
-def start_ray() -> None:
-    """Connect to Ray, starting a local cluster when there is none, on the calling thread.
+def start_ray(address: str | None = None) -> None:
+    """Connect to Ray (the cluster at `address`; None: start a private local one), on the calling thread.
 
     A local cluster's GCS and raylet are started with PR_SET_PDEATHSIG, and Linux delivers that signal when the
     *thread* that started them ends, not the process. Started from an actor's start thread, the cluster was
@@ -313,20 +317,28 @@ def start_ray() -> None:
     import ray
 
     if not ray.is_initialized():
-        ray.init(include_dashboard=False, ignore_reinit_error=True, log_to_driver=False, logging_level="WARNING")
+        ray.init(
+            address=address,
+            include_dashboard=False if address is None else None,
+            ignore_reinit_error=True,
+            log_to_driver=False,
+            logging_level="ERROR",  # not its start-up notices (token authentication, dashboard)
+        )
 
 
 class RayHandle:
-    """A Ray actor (on a GPU of its own when the cluster has one; `rollout.tensor_parallel_size` GPUs)."""
+    """A Ray actor. `options` place it (`rlvr.distributed.cluster.RayCluster.options` under cluster=ray);
+    without them it gets `rollout.tensor_parallel_size` GPUs of its own when the cluster has GPUs."""
 
-    def __init__(self, spec: ActorSpec, start_timeout_s: float) -> None:
+    def __init__(self, spec: ActorSpec, start_timeout_s: float, options: dict[str, Any] | None = None) -> None:
         import ray
 
         self.ray = ray
         start_ray()  # a no-op after ActorGroup's own call on the main thread
-        gpus = spec.cfg.rollout.tensor_parallel_size if _cuda_devices() else 0
-        remote = ray.remote(num_gpus=gpus, num_cpus=0, max_restarts=0, max_concurrency=1)(spec.server_class)
-        self.actor = remote.remote(spec)
+        if options is None:
+            options = {"num_gpus": spec.cfg.rollout.tensor_parallel_size if _cuda_devices() else 0, "num_cpus": 0}
+        remote = ray.remote(max_restarts=0, max_concurrency=1)(spec.server_class)
+        self.actor = remote.options(**options).remote(spec)
         self.refs: dict[int, Any] = {}
         self.last_reply = time.monotonic()
         try:
@@ -438,9 +450,10 @@ class Actor:
     """One engine process behind a handle, with the requests it has not answered yet; restarts it when it
     dies or freezes and issues those requests again."""
 
-    def __init__(self, spec: ActorSpec, backend: str) -> None:
+    def __init__(self, spec: ActorSpec, backend: str, ray_options: dict[str, Any] | None = None) -> None:
         self.spec = spec
         self.backend = backend
+        self.ray_options = ray_options
         self.restarts = 0
         self.in_a_row = 0
         self.events: list[dict[str, Any]] = []
@@ -453,9 +466,10 @@ class Actor:
 
     def _start(self) -> ProcessHandle | RayHandle:
         timeout = self.spec.cfg.rollout.start_timeout_s
-        kind = RayHandle if self.backend == "ray" else ProcessHandle
         try:
-            return kind(self.spec, timeout)
+            if self.backend == "ray":
+                return RayHandle(self.spec, timeout, self.ray_options)
+            return ProcessHandle(self.spec, timeout)
         except ActorDied as exc:
             raise RolloutError(f"rollout actor {self.spec.index} ({self.backend}) failed to start: {exc}") from None
 
@@ -550,7 +564,8 @@ class PendingGroup:
 class ActorGroup:
     """`rollout.actors` engines in processes of their own, behind the RolloutEngine protocol."""
 
-    def __init__(self, cfg: TrainConfig, backend: str, dtype) -> None:
+    def __init__(self, cfg: TrainConfig, backend: str, dtype, cluster=None) -> None:
+        """`cluster`: the run's `rlvr.distributed.cluster.RayCluster` under cluster=ray (it places the actors)."""
         self.cfg = cfg
         self.dtype = dtype  # the sampling dtype the weight files are written in
         self.weight_version = 0
@@ -558,7 +573,7 @@ class ActorGroup:
         remove_orphans()
         r = cfg.rollout
         gpus = actor_gpus(r.actors, r.tensor_parallel_size, _cuda_devices() if backend == "process" else 0)
-        specs = [ActorSpec(cfg, i, os.getpid(), gpus[i]) for i in range(r.actors)]
+        specs = [ActorSpec(cfg, i, os.getpid(), gpus[i], parent_node=node_id()) for i in range(r.actors)]
         if backend == "ray":
             start_ray()  # here, on this thread: see start_ray
         self.actors: list[Actor] = []
@@ -566,7 +581,8 @@ class ActorGroup:
 
         def start(spec: ActorSpec) -> None:
             try:
-                self.actors.append(Actor(spec, backend))
+                options = cluster.options("actor", spec.index) if cluster is not None else None
+                self.actors.append(Actor(spec, backend, options))
             except BaseException as exc:  # reported below, after every start has ended
                 errors.append(exc)
 

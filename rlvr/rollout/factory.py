@@ -78,18 +78,15 @@ def check(cfg: TrainConfig) -> None:
 
 
 def actor_backend(cfg: TrainConfig) -> str:
-    """ray or process: `auto` is ray when Ray is installed."""
+    """ray or process: `auto` follows the cluster (`cluster=ray`: Ray actors; `cluster=local`: subprocesses)."""
     if cfg.rollout.actor_backend != "auto":
         return cfg.rollout.actor_backend
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        return "process"
-    return "ray"
+    return "ray" if cfg.cluster.kind == "ray" else "process"
 
 
-def make_engine(cfg: TrainConfig, learner, tokenizer) -> RolloutEngine:
-    """The configured engine, already sampling from the learner's current weights."""
+def make_engine(cfg: TrainConfig, learner, tokenizer, cluster=None) -> RolloutEngine:
+    """The configured engine, already sampling from the learner's current weights (`cluster`: the run's
+    `rlvr.distributed.cluster.RayCluster` under cluster=ray, which places the actors)."""
     check(cfg)
     backend = BACKENDS[cfg.rollout.backend]
     if cfg.rollout.mode == "colocate":
@@ -97,7 +94,7 @@ def make_engine(cfg: TrainConfig, learner, tokenizer) -> RolloutEngine:
     from rlvr.model import DTYPES
     from rlvr.rollout.actors import ActorGroup
 
-    group = ActorGroup(cfg, actor_backend(cfg), DTYPES[cfg.model.dtype])
+    group = ActorGroup(cfg, actor_backend(cfg), DTYPES[cfg.model.dtype], cluster)
     try:
         group.update_weights(learner.named_weights, learner.version)
     except BaseException:

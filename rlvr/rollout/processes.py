@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -97,3 +98,11 @@ def mapped_shm(pids: Iterable[int]) -> set[str]:
         except OSError:
             continue
     return names
+
+
+def node_id() -> str:
+    """This machine (boot id and host name): whether a process's parent runs here, or on another node of a Ray
+    cluster (where its pid means nothing)."""
+    with contextlib.suppress(OSError):
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() + "@" + socket.gethostname()
+    return socket.gethostname()

@@ -134,6 +134,18 @@ CONFIG_ERRORS = [
     ("learner.world_size=2", "learner.world_size=2 needs rollout.mode=actor"),
     ("learner.world_size=2 rollout.mode=actor model.lora.rank=4", "with LoRA is not supported yet"),
     (f"learner.world_size={len(os.sched_getaffinity(0)) + 1} rollout.mode=actor", "needs a CPU core per rank"),
+    ("cluster=banana", "Could not find 'cluster/banana'"),
+    ("cluster.nodes=2", "place processes with Ray: add cluster=ray"),
+    ("cluster=ray rollout.mode=actor rollout.actor_backend=process", "cluster=ray runs rollout actors on Ray"),
+    ("cluster=ray cluster.actor_gpus=1", "cluster.actor_gpus needs GPUs: set cluster.gpus_per_node"),
+    (
+        "cluster=ray cluster.gpus_per_node=2 learner.world_size=2 rollout.mode=actor cluster.actor_gpus=1",
+        "need 3 GPUs; cluster.nodes=1 x cluster.gpus_per_node=2 give 2",
+    ),
+    (
+        "cluster=ray cluster.gpus_per_node=8 rollout.mode=actor rollout.tensor_parallel_size=2",
+        "actors that share the learner's GPUs (cluster.actor_gpus=0) run one GPU each",
+    ),
 ]
 
 
