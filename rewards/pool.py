@@ -12,6 +12,11 @@ time). `RewardWatch` stops the run when a function has done nothing but time out
 
 Why pebble rather than `concurrent.futures`: the standard pool cannot kill a running task, so one infinite
 loop in a reward function would hold a worker forever.
+
+Under `cluster=ray` the calls are Ray tasks instead (`RayCalls`): each runs on whichever node of the cluster
+has a free CPU, so scoring (sandboxed code above all) grows with the cluster rather than with the learner's
+machine. The same limits hold: at most `workers` calls in flight, a call past its `timeout_s` or unfinished at
+the deadline is cancelled with its worker process killed (`ray.cancel(force=True)`), the same accounting.
 """
 
 from __future__ import annotations
@@ -186,18 +191,104 @@ def check_reward_function(spec: RewardSpec) -> None:
             raise RewardConfigError(f"reward.{spec.name}: {exc}") from None
 
 
-class RewardPool:
-    """A persistent pool of worker processes that score (completion, sample) pairs."""
+class PebbleCalls:
+    """Reward calls in a pool of worker processes on this machine (the default)."""
 
-    def __init__(self, specs: list[RewardSpec], workers: int = 2) -> None:
+    def __init__(self, workers: int) -> None:
+        # forkserver: a clean, small parent to fork workers from (never fork the learner with its threads).
+        self._pool = ProcessPool(max_workers=workers, context=multiprocessing.get_context("forkserver"))
+
+    def schedule(self, args: tuple, timeout_s: float) -> Future:
+        return self._pool.schedule(call_reward, args=args, timeout=timeout_s)
+
+    def wait(self, calls, timeout_s: float | None) -> set:
+        return wait(calls, timeout=timeout_s, return_when=FIRST_COMPLETED)[0]
+
+    def close(self) -> None:
+        self._pool.stop()
+        self._pool.join(timeout=5)
+
+
+class RayCall:
+    """One reward call as a Ray task, with the part of a `Future`'s interface `ScoreResult.record` and the
+    deadline use. Its own time limit counts from submission (at most `workers` are in flight, so a call that
+    is submitted runs, unless the cluster has no free CPU)."""
+
+    def __init__(self, ray, ref, timeout_s: float) -> None:
+        self.ray, self.ref, self.timeout_s = ray, ref, timeout_s
+        self.expires = time.monotonic() + timeout_s
+        self.expired = False
+
+    def result(self):
+        if self.expired:
+            raise TimeoutError(f"no result within {self.timeout_s:g} s")
+        try:
+            return self.ray.get(self.ref)
+        except self.ray.exceptions.RayTaskError as exc:  # the function's own exception, as pebble reports it
+            cause = getattr(exc, "cause", None)
+            raise cause if isinstance(cause, Exception) else RuntimeError(str(exc).splitlines()[0]) from None
+
+    def running(self) -> bool:
+        return True
+
+    def cancel(self) -> bool:
+        """Cancel the task, killing the worker that runs it; False if it had ended."""
+        ready, _ = self.ray.wait([self.ref], timeout=0)
+        if ready:
+            return False
+        with contextlib.suppress(Exception):
+            self.ray.cancel(self.ref, force=True)
+        return True
+
+    def expire(self) -> None:
+        self.cancel()
+        self.expired = True
+
+
+class RayCalls:
+    """Reward calls as Ray tasks, one CPU each, anywhere on the cluster (`cluster=ray`)."""
+
+    def __init__(self, workers: int) -> None:
+        import ray
+
+        self.ray = ray
+        self._task = ray.remote(num_cpus=1, max_retries=0)(call_reward)
+
+    def schedule(self, args: tuple, timeout_s: float) -> RayCall:
+        return RayCall(self.ray, self._task.remote(*args), timeout_s)
+
+    def wait(self, calls, timeout_s: float | None) -> set:
+        """The calls that ended, or ran past their own limit (cancelled here); empty only at `timeout_s`."""
+        calls = list(calls)
+        end = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            soonest = min(call.expires for call in calls)
+            limit = (soonest if end is None else min(end, soonest)) - time.monotonic()
+            ready, _ = self.ray.wait([call.ref for call in calls], num_returns=1, timeout=max(0.0, limit))
+            done = {call for call in calls if call.ref in ready}
+            now = time.monotonic()
+            for call in calls:
+                if call not in done and call.expires <= now:
+                    call.expire()
+                    done.add(call)
+            if done or (end is not None and now >= end):
+                return done
+
+    def close(self) -> None:
+        pass
+
+
+class RewardPool:
+    """Workers that score (completion, sample) pairs: processes on this machine, or Ray tasks (`on_ray`)."""
+
+    def __init__(self, specs: list[RewardSpec], workers: int = 2, on_ray: bool = False) -> None:
         if not specs:
             raise ValueError("at least one reward function is needed")
         for spec in specs:
             check_reward_function(spec)
         self.specs = specs
         self.workers = max(1, workers)
-        # forkserver: a clean, small parent to fork workers from (never fork the learner with its threads).
-        self._pool = ProcessPool(max_workers=self.workers, context=multiprocessing.get_context("forkserver"))
+        self._calls = RayCalls(self.workers) if on_ray else PebbleCalls(self.workers)
 
     @property
     def names(self) -> list[str]:
@@ -225,15 +316,15 @@ class RewardPool:
         result = ScoreResult.empty(len(completions), specs)
         deadline = None if deadline_s is None else time.monotonic() + deadline_s
         waiting = deque((i, k) for i in range(len(completions)) for k in range(len(specs)))
-        running: dict[Future, tuple[int, int]] = {}
+        running: dict[Future | RayCall, tuple[int, int]] = {}
         while True:
             while waiting and len(running) < self.workers and not _passed(deadline):
                 i, k = waiting.popleft()
                 args = (specs[k].fn, completions[i], samples[i], specs[k].kwargs)
-                running[self._pool.schedule(call_reward, args=args, timeout=specs[k].timeout_s)] = (i, k)
+                running[self._calls.schedule(args, specs[k].timeout_s)] = (i, k)
             if not running:
                 break
-            done, _ = wait(running, timeout=_left(deadline), return_when=FIRST_COMPLETED)
+            done = self._calls.wait(running, _left(deadline))
             if not done:
                 break  # the deadline passed
             for future in done:
@@ -250,8 +341,7 @@ class RewardPool:
         return result
 
     def close(self) -> None:
-        self._pool.stop()
-        self._pool.join(timeout=5)
+        self._calls.close()
 
     def __enter__(self) -> RewardPool:
         return self

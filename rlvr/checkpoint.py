@@ -68,6 +68,11 @@ def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
         state = get_peft_model_state_dict(model)
     else:
         state = model.state_dict()
+    return detached_copies(state)
+
+
+def detached_copies(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Contiguous copies that share no storage (safetensors refuses shared storage such as tied embeddings)."""
     return {name: tensor.detach().contiguous().clone() for name, tensor in state.items()}
 
 

@@ -22,6 +22,7 @@ from rlvr.algo import LossSettings, kl_penalty, policy_loss
 from rlvr.batching import BatchTotals, micro_batch_share, micro_batches, zero_weighted
 from rlvr.checkpoint import (
     CheckpointError,
+    detached_copies,
     load_model_tensors,
     load_optimizer,
     model_tensors,
@@ -326,6 +327,12 @@ class Learner:
                 self.model, tokenizer, out, state_dict=self._tied(tensors) if self.ranks else None
             )
 
+    def weight_specs(self) -> list[tuple[str, tuple[int, ...], torch.dtype]]:
+        """Name, whole shape and dtype of each tensor `named_weights` yields, known without gathering a shard
+        (so rank 0 can write the header of a weight file before the first gather). Full fine-tuning only: with
+        LoRA the names and tensors are the merged base model's."""
+        return [(name, tuple(t.shape), t.dtype) for name, t in self.model.state_dict().items()]
+
     def _tied(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Tied weights as one tensor under both names, which is how `save_pretrained` recognises them (it
         writes a tied output layer once, as the model's own checkpoint has it)."""
@@ -346,7 +353,7 @@ class Learner:
         state = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
         if self.ranks is not None and self.ranks.rank != 0:
             return None
-        return {name: t.detach().contiguous().clone() for name, t in state.items()}
+        return detached_copies(state)
 
 
 def add_policy_metrics(sums: dict[str, float], metrics: dict[str, float], weight: float) -> None:

@@ -1,5 +1,8 @@
 """`cluster=ray`: Ray places the run's learner ranks and rollout actors, on one machine or many.
 
+Reward calls run as one-CPU Ray tasks wherever the cluster has a free CPU (`rewards.pool.RayCalls`); the
+check before the start counts `reward_workers` of them.
+
 Everything is reserved at once in one Ray placement group (verl and OpenRLHF do the same): a bundle per learner
 rank (a GPU each, or `threads` CPU cores), a bundle per rollout actor that has GPUs of its own
 (`cluster.actor_gpus`) or, on a CPU cluster, `rollout.threads` cores. Actors with `cluster.actor_gpus=0` share a
@@ -137,13 +140,15 @@ class RayCluster:
             self.close()
             raise ConfigError(f"cluster.nodes={cfg.cluster.nodes}, but the Ray cluster has {len(nodes)} node(s)")
         have = ray.cluster_resources()
-        short = {r: (n, have.get(r, 0.0)) for r, n in self.plan.needs().items() if n > have.get(r, 0.0) + 1e-9}
+        needs = self.plan.needs()
+        needs["CPU"] = needs.get("CPU", 0.0) + cfg.reward_workers  # reward calls run as one-CPU Ray tasks
+        short = {r: (n, have.get(r, 0.0)) for r, n in needs.items() if n > have.get(r, 0.0) + 1e-9}
         if short:
             self.close()
-            needs = ", ".join(f"{n:g} {r} (the cluster has {h:g})" for r, (n, h) in sorted(short.items()))
+            text = ", ".join(f"{n:g} {r} (the cluster has {h:g})" for r, (n, h) in sorted(short.items()))
             raise ConfigError(
-                f"the run needs {needs}: fewer ranks or actors, or a bigger cluster (CPUs are logical to Ray: "
-                "`ray start --head --num-cpus=N` declares N)"
+                f"the run needs {text}, reward_workers={cfg.reward_workers} CPUs included: fewer ranks, actors or "
+                "reward workers, or a bigger cluster (CPUs are logical to Ray: `ray start --num-cpus=N` declares N)"
             )
         self.group = None
         if self.plan.bundles:

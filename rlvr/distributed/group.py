@@ -32,6 +32,7 @@ from rlvr.errors import ConfigError, TrainingStopped
 from rlvr.model import resolve_device
 from rlvr.rollout.actors import ActorDied, ActorFrozen, ActorSpec, ProcessHandle, RayHandle
 from rlvr.rollout.processes import alive, node_id
+from rlvr.rollout.weights import WeightFile
 from rlvr.types import TrainBatch
 
 
@@ -152,14 +153,17 @@ class LearnerGroup:
         self.version += 1
         return metrics
 
-    def named_weights(self) -> Iterator[tuple[str, torch.Tensor]]:
-        """The whole weights, gathered on rank 0, which writes them as a `WeightFile` (/dev/shm when it has room)."""
-        path = Path(self._call("weights")[0])
-        try:
-            tensors = load_file(path)
-        finally:
-            path.unlink(missing_ok=True)
-        yield from tensors.items()
+    @property
+    def named_weights(self) -> GatheredWeights:
+        """The whole weights, gathered on rank 0 (see `GatheredWeights`)."""
+        return GatheredWeights(self)
+
+    def write_weights(self, version: int, dtype: torch.dtype | None, nodes: set[str]) -> WeightFile:
+        """Rank 0 gathers the weights tensor by tensor into a `WeightFile` (in `dtype`), shared through Ray's
+        object store when an actor on another node of `nodes` needs them."""
+        name = str(dtype).removeprefix("torch.") if dtype is not None else None
+        path, size_mb, node, ref = self._call("weights", args=(name, sorted(nodes)))[0]
+        return WeightFile.written_elsewhere(path, version, size_mb, node, ref)
 
     def save(self, directory: Path) -> None:
         self._call("save", args=(str(directory),))
@@ -189,6 +193,26 @@ class LearnerGroup:
         for handle in self.handles:
             if handle is not None:
                 handle.kill()
+
+
+class GatheredWeights:
+    """The learner ranks' weights as `NamedTensors` (a callable yielding them) that can also write their own
+    file: `ActorGroup.update_weights` takes the file rank 0 wrote as it is, so they are gathered once, written
+    once, and never held whole by the driver or copied into a second file."""
+
+    def __init__(self, group: LearnerGroup) -> None:
+        self.group = group
+
+    def write_file(self, version: int, dtype: torch.dtype | None, nodes: set[str]) -> WeightFile:
+        return self.group.write_weights(version, dtype, nodes)
+
+    def __call__(self) -> Iterator[tuple[str, torch.Tensor]]:
+        weights = self.write_file(self.group.version, None, set())
+        try:
+            tensors = load_file(weights.path)
+        finally:
+            weights.remove()
+        yield from tensors.items()
 
 
 def _ended(handle: ProcessHandle | RayHandle | None, grace_s: float = 2.0) -> str | None:

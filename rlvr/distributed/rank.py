@@ -58,12 +58,18 @@ class RankServer:
         if command == "step":
             batch, lr_multiplier, totals = args
             return learner.step(unpack(batch), lr_multiplier, totals)
-        if command == "weights":  # gathered tensor by tensor on every rank; rank 0 writes them for the driver
+        if command == "weights":  # gathered tensor by tensor on every rank; rank 0 writes them for the actors
+            dtype_name, nodes = args
             if self.rank != 0:
                 for _ in learner.named_weights():  # each gather needs every rank
                     pass
                 return None
-            return str(WeightFile(learner.named_weights, learner.version).path)
+            specs = learner.weight_specs()
+            dtype = getattr(torch, dtype_name) if dtype_name else specs[0][2]
+            weights = WeightFile.streamed(specs, learner.named_weights(), learner.version, dtype)
+            if any(node != weights.node for node in nodes):
+                weights.share()  # actors on other nodes: through Ray's object store, put from here
+            return str(weights.path), weights.megabytes, weights.node, weights.ref
         if command == "save":
             return learner.save(Path(args[0]))
         if command == "load":

@@ -318,7 +318,7 @@ def start_ray(address: str | None = None) -> None:
 
     if not ray.is_initialized():
         ray.init(
-            address=address,
+            address=address or "local",  # not None: that joins whatever cluster `ray start` last ran here
             include_dashboard=False if address is None else None,
             ignore_reinit_error=True,
             log_to_driver=False,
@@ -473,6 +473,16 @@ class Actor:
         except ActorDied as exc:
             raise RolloutError(f"rollout actor {self.spec.index} ({self.backend}) failed to start: {exc}") from None
 
+    @property
+    def node(self) -> str:
+        """The machine the actor runs on (where a weight file's path means something)."""
+        return self.handle.info.get("node", "")
+
+    def load(self, weights: WeightFile) -> int:
+        """Queue the load of `weights` (remembered: a restarted actor loads them first)."""
+        self.weights = weights
+        return self.submit("load_weights", weights.payload_for(self.node), weights.version)
+
     def submit(self, command: str, *args: Any) -> int:
         self._tickets += 1
         self.pending[self._tickets] = (command, args)
@@ -519,7 +529,7 @@ class Actor:
         unanswered = list(self.pending.items())
         self.pending.clear()
         if self.weights is not None:
-            self.submit("load_weights", self.weights.payload, self.weights.version)
+            self.load(self.weights)
         for ticket, (command, args) in unanswered:
             if command == "load_weights":
                 continue  # the newest weights are loaded above; an older load would go back
@@ -627,15 +637,27 @@ class ActorGroup:
 
     def update_weights(self, named_tensors: NamedTensors, version: int) -> dict[str, float]:
         """Write the weights once and queue their load on every actor (in parallel, behind whatever each is
-        doing); returns at once. Every later generation on an actor uses them."""
+        doing); returns at once. Every later generation on an actor uses them.
+
+        Weights that can write their own file (`write_file`: learner ranks, where rank 0 gathers them shard by
+        shard) are written there, in the sampling dtype, and handed over as they are: the driver never holds
+        them."""
         start = time.perf_counter()
-        weights = WeightFile(named_tensors, version, self.dtype)
+        write_file = getattr(named_tensors, "write_file", None)
+        if write_file is not None:
+            weights = write_file(version, self.dtype, {actor.node for actor in self.actors})
+        else:
+            weights = WeightFile(named_tensors, version, self.dtype)
         self._files.append(weights)
         for actor in self.actors:
-            actor.weights = weights
-            actor.submit("load_weights", weights.payload, version)
+            actor.load(weights)
         self.weight_version = version
-        return {"rollout/sync_s": time.perf_counter() - start, "rollout/sync_mb": weights.megabytes}
+        seconds = time.perf_counter() - start
+        return {
+            "rollout/sync_s": seconds,
+            "rollout/sync_mb": weights.megabytes,
+            "rollout/sync_mb_per_s": weights.megabytes / max(seconds, 1e-9),
+        }
 
     def wait_for_weights(self) -> None:
         """Until every actor has loaded the newest weights (and everything queued before them)."""

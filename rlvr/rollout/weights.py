@@ -6,14 +6,19 @@
   once, every actor reads it (so M actors cost one serialisation, and a pipe message stays a path, never
   blocking on a busy actor); it lives in /dev/shm when that has room (memory speed), else in the temp dir,
   and is deleted once every actor has loaded it or a newer version. Names carry the writer's pid, so files of
-  a process that died are recognised and removed by the next run (`remove_orphans`).
+  a process that died are recognised and removed by the next run (`remove_orphans`). An actor on another
+  node of a Ray cluster cannot open the file: it gets the same bytes through Ray's object store, put once
+  per version by the file's writer (`payload_for`).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import shutil
+import struct
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,7 +26,14 @@ from typing import Any
 
 import torch
 
+from rlvr.rollout.processes import node_id
+
 NamedTensors = Callable[[], Iterable[tuple[str, torch.Tensor]]]
+TensorSpec = tuple[str, tuple[int, ...], torch.dtype]  # name, shape, dtype: what a tensor will be, before it exists
+SAFETENSORS_DTYPES = {
+    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64",
+    torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
+}  # fmt: skip
 FILE_NAME = re.compile(r"^rlvr-weights-(\d+)-v\d+\.(safetensors|tmp)$")
 
 
@@ -65,6 +77,11 @@ def decode(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         return load_file(payload["path"])
+    if payload["kind"] == "ray":  # an actor on another node than the file: the bytes from Ray's object store
+        import ray
+        from safetensors.torch import load
+
+        return load(ray.get(payload["ref"]))
     if payload["kind"] == "cuda_ipc":  # same-GPU colocated engine: rebuild the tensors without a copy
         device = torch.cuda.current_device()
         tensors = {}
@@ -74,6 +91,32 @@ def decode(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
             tensors[name] = rebuild(*args)
         return tensors
     raise ValueError(f"unknown weight payload kind {payload['kind']!r}")
+
+
+def stream_safetensors(path: Path, specs: list[TensorSpec], tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
+    """Write a safetensors file one tensor at a time, in the order of `specs` (which the header is built from
+    before any tensor exists). Written by hand because `safetensors.save_file` takes every tensor at once: a
+    learner rank gathering a sharded model would have to hold all of it (this is the format's whole spec:
+    8-byte header length, JSON header with byte offsets, the raw bytes)."""
+    header: dict[str, Any] = {}
+    offset = 0
+    for name, shape, dtype in specs:
+        size = math.prod(shape) * dtype.itemsize
+        header[name] = {
+            "dtype": SAFETENSORS_DTYPES[dtype],
+            "shape": list(shape),
+            "data_offsets": [offset, offset + size],
+        }
+        offset += size
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # the data starts 8-byte aligned, as safetensors writes it
+    with open(path, "wb") as out:
+        out.write(struct.pack("<Q", len(raw)) + raw)
+        for (name, shape, dtype), (got, tensor) in zip(specs, tensors, strict=True):
+            if got != name or tuple(tensor.shape) != tuple(shape):
+                raise ValueError(f"expected {name} {tuple(shape)}, got {got} {tuple(tensor.shape)}")
+            data = tensor.detach().to("cpu", dtype).contiguous().reshape(-1).view(torch.uint8)
+            out.write(memoryview(data.numpy()))
 
 
 def weights_dir(size_bytes: int) -> Path:
@@ -93,15 +136,60 @@ class WeightFile:
         tensors = snapshot(named_tensors, dtype, "cpu")
         self.megabytes = megabytes(tensors)
         self.version = version
+        self.node = node_id()  # the machine whose file system holds it
+        self.ref: Any = None  # its bytes in Ray's object store, once an actor on another node needs them
         directory = weights_dir(int(self.megabytes * 2**20))
         self.path = directory / f"rlvr-weights-{os.getpid()}-v{version}.safetensors"
         tmp = self.path.with_suffix(".tmp")
         save_file(tensors, tmp)
         os.replace(tmp, self.path)  # an actor never sees half a file
 
+    @classmethod
+    def streamed(
+        cls, specs: list[TensorSpec], tensors: Iterable[tuple[str, torch.Tensor]], version: int, dtype: torch.dtype
+    ) -> WeightFile:
+        """Written one tensor at a time as `tensors` yields them (a learner rank gathering shards: it never holds
+        more than one whole tensor), in `dtype`."""
+        weights = cls.__new__(cls)
+        specs = [(name, shape, dtype) for name, shape, _ in specs]
+        weights.megabytes = sum(math.prod(shape) * dtype.itemsize for _, shape, _ in specs) / 2**20
+        weights.version, weights.node, weights.ref = version, node_id(), None
+        directory = weights_dir(int(weights.megabytes * 2**20))
+        weights.path = directory / f"rlvr-weights-{os.getpid()}-v{version}.safetensors"
+        tmp = weights.path.with_suffix(".tmp")
+        stream_safetensors(tmp, specs, tensors)
+        os.replace(tmp, weights.path)
+        return weights
+
+    @classmethod
+    def written_elsewhere(cls, path: str, version: int, size_mb: float, node: str, ref: Any = None) -> WeightFile:
+        """A file another process of the run wrote (learner rank 0), handed to the actors as it is."""
+        weights = cls.__new__(cls)
+        weights.path, weights.version, weights.megabytes, weights.node, weights.ref = (
+            Path(path), version, size_mb, node, ref,
+        )  # fmt: skip
+        return weights
+
     @property
     def payload(self) -> dict[str, Any]:
         return {"kind": "file", "path": str(self.path), "version": self.version}
+
+    def share(self) -> None:
+        """Put the bytes in Ray's object store for actors on other nodes (in the writer's process, once)."""
+        if self.ref is None:
+            import ray
+
+            self.ref = ray.put(self.path.read_bytes())
+
+    def payload_for(self, node: str) -> dict[str, Any]:
+        """What an actor on `node` loads: the file's path on its own machine, else the shared bytes."""
+        if not node or node == self.node:
+            return self.payload
+        if self.ref is None:
+            if self.node != node_id():
+                raise RuntimeError(f"weights v{self.version} are on another node and were not shared")
+            self.share()
+        return {"kind": "ray", "ref": self.ref, "version": self.version}
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

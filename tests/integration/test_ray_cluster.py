@@ -1,8 +1,8 @@
-"""`cluster=ray` on a local Ray cluster this module starts (`ray start --head --block`, 4 logical CPUs): learner
-ranks and rollout actors are Ray actors in the run's placement group. Two ranks on Ray train as one local
-process does on the same batches; a killed actor is replaced and the run finishes; a killed rank stops the run
-with one line and `resume=auto` finishes it; the placement group is gone after every run; a cluster too small
-or not there is a one-line error (exit 2)."""
+"""`cluster=ray` on a local Ray cluster this module starts (`ray start --head --block`, 6 logical CPUs): learner
+ranks and rollout actors are Ray actors in the run's placement group, reward calls Ray tasks. Two ranks on Ray
+train as one local process does on the same batches; a killed actor is replaced and the run goes on; a killed
+rank stops the run with one line and `resume=auto` finishes it; the placement group is gone after every run;
+a cluster too small or not there is a one-line error (exit 2)."""
 
 import os
 import signal
@@ -43,7 +43,7 @@ def cluster():
 
     port = free_port()
     head = subprocess.Popen(
-        [RAY, "start", "--head", "--block", f"--port={port}", "--num-cpus=4", "--include-dashboard=false",
+        [RAY, "start", "--head", "--block", f"--port={port}", "--num-cpus=6", "--include-dashboard=false",
          "--disable-usage-stats"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env={**os.environ, "RAY_AUTH_MODE": "disabled"},  # Ray 2.60 turned token auth on for `ray start`
@@ -143,7 +143,7 @@ def test_ranks_and_actors_survive_a_killed_actor_and_resume_after_a_killed_rank(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (("rollout.actors=3",), "the run needs 5 CPU (the cluster has 4)"),
+        (("rollout.actors=4",), "the run needs 7 CPU (the cluster has 6), reward_workers=1 CPUs included"),
         (("cluster.nodes=2",), "cluster.nodes=2, but the Ray cluster has 1 node(s)"),
         (("cluster.address=127.0.0.1:1",), "cluster.address=127.0.0.1:1: no Ray cluster answers at 127.0.0.1:1"),
     ],

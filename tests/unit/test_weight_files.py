@@ -1,8 +1,12 @@
-"""Weight files a learner leaves behind are deleted once, and only once, it is gone."""
+"""Weight files: those a learner leaves behind are deleted once, and only once, it is gone; a file streamed
+tensor by tensor reads back as the same tensors; an actor on another node gets the bytes, not a path."""
 
 import subprocess
 import sys
 import time
+
+import pytest
+import torch
 
 from rlvr.rollout.actors import remove_files_of_dead
 from rlvr.rollout.weights import remove_orphans, weights_dir
@@ -42,3 +46,61 @@ def test_the_files_of_a_learner_that_lives_on_are_kept():
         learner.wait()
     remove_orphans()
     assert not path.exists()
+
+
+def test_a_streamed_weight_file_is_a_safetensors_file_of_the_same_tensors(tmp_path):
+    """Written tensor by tensor from a header built first: safetensors' own reader gets every tensor back
+    exactly, converted to the sampling dtype, and one that does not match its header is refused."""
+    from safetensors.torch import load_file
+
+    from rlvr.rollout.weights import WeightFile, stream_safetensors
+
+    tensors = {
+        "embed.weight": torch.randn(7, 3),
+        "norm.weight": torch.rand(3),
+        "scalar": torch.tensor(2.5),
+        "lm_head.weight": torch.randn(5, 3).t(),  # not contiguous
+    }
+    specs = [(name, tuple(t.shape), t.dtype) for name, t in tensors.items()]
+    weights = WeightFile.streamed(specs, iter(tensors.items()), version=3, dtype=torch.bfloat16)
+    try:
+        loaded = load_file(weights.path)
+        assert set(loaded) == set(tensors)
+        for name, tensor in tensors.items():
+            assert loaded[name].dtype == torch.bfloat16
+            assert torch.equal(loaded[name], tensor.to(torch.bfloat16)), name
+        assert weights.megabytes == sum(t.numel() * 2 for t in tensors.values()) / 2**20
+    finally:
+        weights.remove()
+    with pytest.raises(ValueError, match=r"expected norm\.weight"):
+        stream_safetensors(tmp_path / "w.safetensors", specs, [("embed.weight", tensors["embed.weight"])] * 4)
+
+
+def test_an_actor_on_another_node_gets_the_bytes_not_a_path(monkeypatch):
+    """A path means nothing on another machine: that actor's payload carries the file's bytes by reference
+    (Ray's object store; `ray.put` stood in for here), put once however many such actors there are."""
+    import sys
+    import types
+
+    from rlvr.rollout.weights import WeightFile, decode
+
+    store: list[bytes] = []
+
+    def put(data: bytes) -> int:
+        store.append(data)
+        return len(store) - 1
+
+    monkeypatch.setitem(sys.modules, "ray", types.SimpleNamespace(put=put, get=lambda ref: store[ref]))
+    tensors = {"w": torch.arange(6.0).reshape(2, 3)}
+    weights = WeightFile(lambda: tensors.items(), version=1)
+    try:
+        assert weights.payload_for(weights.node) == weights.payload
+        remote = weights.payload_for("another-machine")
+        again = weights.payload_for("a-third-machine")
+        assert remote["kind"] == again["kind"] == "ray" and remote["ref"] == again["ref"] and len(store) == 1
+        assert torch.equal(decode(remote)["w"], tensors["w"])
+        elsewhere = WeightFile.written_elsewhere(str(weights.path), 1, weights.megabytes, "rank-0-machine")
+        with pytest.raises(RuntimeError, match="not shared"):
+            elsewhere.payload_for("another-machine")  # only the writer can share a file
+    finally:
+        weights.remove()
