@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rlvr.distributed.group import free_port
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, importable, require, run_cli
 from tests.integration.test_distributed import assert_same_step, overrides, steps
 from tests.integration.test_exit_paths import steps_logged
 
@@ -39,6 +39,7 @@ def ray_processes(title: str) -> list[int]:
 @pytest.fixture(scope="module")
 def cluster():
     """A Ray head on this machine for this module only; its whole process tree goes at the end."""
+    require("ray", importable("ray"), "pip install 'rlvr[ray]'")
     import ray
 
     port = free_port()

@@ -15,7 +15,7 @@ from rewards.pool import (
     specs_from_config,
 )
 from rewards.registry import RewardConfigError, resolve
-from tests.conftest import ROOT
+from tests.conftest import ROOT, importable, require
 
 HELPERS = f"{ROOT}/tests/helpers/rewards.py"
 
@@ -151,6 +151,7 @@ def pool(request):
     ]
     on_ray = request.param == "ray"
     if on_ray:
+        require("ray", importable("ray"), "pip install 'rlvr[ray]'")
         import ray
 
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
