@@ -71,6 +71,12 @@ def summarize(rows: list[dict[str, Any]], actors: int = 1) -> dict[str, Any]:
     )
     result = {"steps_measured": len(steps), "seconds": median, "rollout_tokens_per_s": rollout_tps,
               "learner_tokens_per_s": learner_tps}  # fmt: skip
+    syncs = [r for r in steps if r.get("rollout/sync_mb")]
+    if syncs:  # weights pushed to engines in other processes: how long per MB, on the learner's side
+        result["sync"] = {
+            "mb": statistics.median(r["rollout/sync_mb"] for r in syncs),
+            "ms_per_mb": statistics.median(1000 * r["rollout/sync_s"] / r["rollout/sync_mb"] for r in syncs),
+        }
     overlaps = [o for o in (overlap(r, actors) for r in steps) if o is not None]
     if overlaps:
         result["overlap"] = {key: statistics.median(o[key] for o in overlaps) for key in overlaps[0]}
@@ -140,6 +146,11 @@ def render(result: dict[str, Any]) -> str:
                 f"max of the two = {o['step_over_max']:.2f} (1.00: fully overlapped)"
             ]
             if (o := result.get("overlap"))
+            else []
+        ),
+        *(
+            [f"  weight sync: {w['mb']:.1f} MB in {w['ms_per_mb']:.2f} ms per MB (the learner's side: written, queued)"]
+            if (w := result.get("sync"))
             else []
         ),
         f"  peak RSS: learner {result['learner_peak_rss_mb']:.0f} MB, children {result['children_peak_rss_mb']:.0f} MB"

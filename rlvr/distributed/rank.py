@@ -64,9 +64,8 @@ class RankServer:
                 for _ in learner.named_weights():  # each gather needs every rank
                     pass
                 return None
-            specs = learner.weight_specs()
-            dtype = getattr(torch, dtype_name) if dtype_name else specs[0][2]
-            weights = WeightFile.streamed(specs, learner.named_weights(), learner.version, dtype)
+            dtype = getattr(torch, dtype_name) if dtype_name else None
+            weights = WeightFile(learner.named_weights, learner.version, dtype, specs=learner.weight_specs())
             if any(node != weights.node for node in nodes):
                 weights.share()  # actors on other nodes: through Ray's object store, put from here
             return str(weights.path), weights.megabytes, weights.node, weights.ref

@@ -130,36 +130,29 @@ def weights_dir(size_bytes: int) -> Path:
 class WeightFile:
     """One version of the weights on disk (or in /dev/shm) for actors to load; see the module docstring."""
 
-    def __init__(self, named_tensors: NamedTensors, version: int, dtype: torch.dtype | None = None) -> None:
-        from safetensors.torch import save_file
-
-        tensors = snapshot(named_tensors, dtype, "cpu")
-        self.megabytes = megabytes(tensors)
+    def __init__(
+        self,
+        named_tensors: NamedTensors,
+        version: int,
+        dtype: torch.dtype | None = None,
+        specs: list[TensorSpec] | None = None,
+    ) -> None:
+        """Written one tensor at a time as `named_tensors()` yields them, in `dtype` (None: as they are), so the
+        writer never holds a second copy of the model. The header needs every name and shape first: `specs`,
+        or else a first pass over `named_tensors()` (views of a local model's weights: free; a sharded learner
+        passes `specs`, since each pass would gather every shard)."""
+        if specs is None:
+            specs = [(name, tuple(t.shape), t.dtype) for name, t in named_tensors()]
+        specs = [(name, shape, dtype or own) for name, shape, own in specs]
+        self.megabytes = sum(math.prod(shape) * d.itemsize for _, shape, d in specs) / 2**20
         self.version = version
         self.node = node_id()  # the machine whose file system holds it
         self.ref: Any = None  # its bytes in Ray's object store, once an actor on another node needs them
         directory = weights_dir(int(self.megabytes * 2**20))
         self.path = directory / f"rlvr-weights-{os.getpid()}-v{version}.safetensors"
         tmp = self.path.with_suffix(".tmp")
-        save_file(tensors, tmp)
+        stream_safetensors(tmp, specs, named_tensors())
         os.replace(tmp, self.path)  # an actor never sees half a file
-
-    @classmethod
-    def streamed(
-        cls, specs: list[TensorSpec], tensors: Iterable[tuple[str, torch.Tensor]], version: int, dtype: torch.dtype
-    ) -> WeightFile:
-        """Written one tensor at a time as `tensors` yields them (a learner rank gathering shards: it never holds
-        more than one whole tensor), in `dtype`."""
-        weights = cls.__new__(cls)
-        specs = [(name, shape, dtype) for name, shape, _ in specs]
-        weights.megabytes = sum(math.prod(shape) * dtype.itemsize for _, shape, _ in specs) / 2**20
-        weights.version, weights.node, weights.ref = version, node_id(), None
-        directory = weights_dir(int(weights.megabytes * 2**20))
-        weights.path = directory / f"rlvr-weights-{os.getpid()}-v{version}.safetensors"
-        tmp = weights.path.with_suffix(".tmp")
-        stream_safetensors(tmp, specs, tensors)
-        os.replace(tmp, weights.path)
-        return weights
 
     @classmethod
     def written_elsewhere(cls, path: str, version: int, size_mb: float, node: str, ref: Any = None) -> WeightFile:

@@ -38,3 +38,11 @@ def test_overlap_compares_the_step_with_the_busier_side():
     result = summarize(rows, actors=2)
     assert result["overlap"] == pytest.approx({"learner_busy": 1.7, "actor_busy": 1.5, "step_over_max": 2.0 / 1.7})
     assert "overlap" not in summarize([row(5.0, 1, 1, 1, 0), row(2.0, 1, 0.1, 0.8, 0)])  # no actors, no overlap
+
+
+def test_weight_sync_is_reported_per_megabyte():
+    # 10 MB in 0.02 s and 0.04 s (2 and 4 ms per MB) after the warm-up step: median 3 ms per MB
+    rows = [row(5.0, 1, 1, 1, 1.0), {**row(2.0, 1, 0.1, 0.8, 0.02), "rollout/sync_mb": 10.0},
+            {**row(2.0, 1, 0.1, 0.8, 0.04), "rollout/sync_mb": 10.0}]  # fmt: skip
+    assert summarize(rows)["sync"] == pytest.approx({"mb": 10.0, "ms_per_mb": 3.0})
+    assert "sync" not in summarize([row(5.0, 1, 1, 1, 0), row(2.0, 1, 0.1, 0.8, 0)])  # no engine elsewhere

@@ -1,9 +1,15 @@
 """`cluster=ray` placement (`rlvr.distributed.cluster.plan`): the bundles Ray reserves for a run and each
 process's slot in them, for the layouts a GPU cluster uses (not available here) and the CPU one the
-integration tests run. Expected values are written out by hand from the rules in the module docstring."""
+integration tests run. Expected values are written out by hand from the rules in the module docstring. And
+cluster=ray without Ray installed is one line."""
+
+import sys
+
+import pytest
 
 from rlvr.config import compose
-from rlvr.distributed.cluster import Plan, Slot, plan
+from rlvr.distributed.cluster import Plan, RayCluster, Slot, plan
+from rlvr.errors import ConfigError
 
 
 def layout(*overrides: str) -> Plan:
@@ -46,3 +52,9 @@ def test_one_learner_in_the_driver_leaves_actors_one_shared_gpu():
 
 def test_a_colocated_engine_and_one_learner_reserve_nothing():
     assert layout() == Plan([], [], [])
+
+
+def test_cluster_ray_without_ray_installed_is_a_one_line_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(ConfigError, match=r"^cluster=ray needs Ray: pip install 'rlvr\[ray\]'$"):
+        RayCluster(compose(["cluster=ray", "model.path=unused"]))

@@ -62,7 +62,7 @@ def test_a_streamed_weight_file_is_a_safetensors_file_of_the_same_tensors(tmp_pa
         "lm_head.weight": torch.randn(5, 3).t(),  # not contiguous
     }
     specs = [(name, tuple(t.shape), t.dtype) for name, t in tensors.items()]
-    weights = WeightFile.streamed(specs, iter(tensors.items()), version=3, dtype=torch.bfloat16)
+    weights = WeightFile(lambda: iter(tensors.items()), version=3, dtype=torch.bfloat16, specs=specs)
     try:
         loaded = load_file(weights.path)
         assert set(loaded) == set(tensors)
