@@ -13,10 +13,10 @@ time). `RewardWatch` stops the run when a function has done nothing but time out
 Why pebble rather than `concurrent.futures`: the standard pool cannot kill a running task, so one infinite
 loop in a reward function would hold a worker forever.
 
-Under `cluster=ray` the calls are Ray tasks instead (`RayCalls`): each runs on whichever node of the cluster
-has a free CPU, so scoring (sandboxed code above all) grows with the cluster rather than with the learner's
-machine. The same limits hold: at most `workers` calls in flight, a call past its `timeout_s` or unfinished at
-the deadline is cancelled with its worker process killed (`ray.cancel(force=True)`), the same accounting.
+Under `cluster=ray` the workers are Ray actors instead (`RayCalls`), one CPU each, spread over the cluster's
+nodes, so scoring (sandboxed code above all) grows with the cluster rather than with the learner's machine.
+The same limits and accounting hold: a call past its `timeout_s` or unfinished at the deadline has its worker
+killed, and the worker is replaced.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
@@ -51,16 +52,25 @@ class RewardSpec:
         """A recipe entry: a function reference (`"my_reward.py:fn"`) or a mapping with `fn` (default: the
         entry's name), `weight`, `timeout_s`; any other key is passed to the function as a keyword."""
         if isinstance(entry, str):
-            return cls(name=name, fn=entry)
+            return cls(name=name, fn=_absolute(entry))
         if not isinstance(entry, dict):
             raise RewardConfigError(f"reward.{name} must be a function reference or a mapping, got {entry!r}")
         rest = dict(entry)
-        fn = str(rest.pop("fn", name))
+        fn = _absolute(str(rest.pop("fn", name)))
         weight = _finite_number(f"reward.{name}.weight", rest.pop("weight", 1.0))
         timeout_s = _finite_number(f"reward.{name}.timeout_s", rest.pop("timeout_s", 10.0))
         if timeout_s <= 0:
             raise RewardConfigError(f"reward.{name}.timeout_s must be > 0, got {timeout_s}")
         return cls(name=name, fn=fn, weight=weight, timeout_s=timeout_s, kwargs=rest)
+
+
+def _absolute(ref: str) -> str:
+    """`file.py:fn` with the file's absolute path: the call may run in another working directory (a Ray actor,
+    another node with the same file system)."""
+    target, sep, attr = ref.rpartition(":")
+    if sep and target.endswith(".py") and Path(target).expanduser().is_file():
+        return f"{Path(target).expanduser().resolve()}:{attr}"
+    return ref
 
 
 def _finite_number(key: str, value: Any) -> float:
@@ -209,15 +219,23 @@ class PebbleCalls:
         self._pool.join(timeout=5)
 
 
-class RayCall:
-    """One reward call as a Ray task, with the part of a `Future`'s interface `ScoreResult.record` and the
-    deadline use. Its own time limit counts from submission (at most `workers` are in flight, so a call that
-    is submitted runs, unless the cluster has no free CPU)."""
+class RewardWorker:
+    """One reward worker on a Ray cluster: an actor (one CPU) that runs calls one at a time."""
 
-    def __init__(self, ray, ref, timeout_s: float) -> None:
-        self.ray, self.ref, self.timeout_s = ray, ref, timeout_s
+    def call(self, *args: Any):
+        return call_reward(*args)
+
+
+class RayCall:
+    """One reward call on a `RewardWorker`, with the part of a `Future`'s interface `ScoreResult.record` and
+    the deadline use. The worker was idle and ready when the call was sent, so its time limit counts from the
+    call's start, as pebble's does."""
+
+    def __init__(self, ray, worker, ref, timeout_s: float) -> None:
+        self.ray, self.worker, self.ref, self.timeout_s = ray, worker, ref, timeout_s
         self.expires = time.monotonic() + timeout_s
-        self.expired = False
+        self.expired = False  # ran past its limit
+        self.killed = False  # its worker was killed (past its limit, or at the deadline)
 
     def result(self):
         if self.expired:
@@ -231,13 +249,16 @@ class RayCall:
     def running(self) -> bool:
         return True
 
+    def done(self) -> bool:
+        return bool(self.ray.wait([self.ref], timeout=0)[0])
+
     def cancel(self) -> bool:
-        """Cancel the task, killing the worker that runs it; False if it had ended."""
-        ready, _ = self.ray.wait([self.ref], timeout=0)
-        if ready:
+        """Kill the worker running the call (pebble does the same); False if the call had ended."""
+        if self.done():
             return False
         with contextlib.suppress(Exception):
-            self.ray.cancel(self.ref, force=True)
+            self.ray.kill(self.worker, no_restart=True)
+        self.killed = True
         return True
 
     def expire(self) -> None:
@@ -246,19 +267,50 @@ class RayCall:
 
 
 class RayCalls:
-    """Reward calls as Ray tasks, one CPU each, anywhere on the cluster (`cluster=ray`)."""
+    """Reward calls on `workers` Ray actors of one CPU each, spread over the cluster (`cluster=ray`). Like
+    pebble's pool: a call goes only to an idle worker that is up, and a worker that was killed (a call past
+    its limit or the deadline) or crashed is replaced, started and ready before it gets the next call, so no
+    call's limit pays for a worker's start."""
+
+    START_TIMEOUT_S = 300.0
 
     def __init__(self, workers: int) -> None:
         import ray
 
         self.ray = ray
-        self._task = ray.remote(num_cpus=1, max_retries=0)(call_reward)
+        self._remote = ray.remote(num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD")(RewardWorker)
+        self._idle = [self._start() for _ in range(workers)]
+        self._busy: dict[RayCall, Any] = {}
+
+    def _start(self):
+        worker = self._remote.remote()
+        self.ray.get(worker.__ray_ready__.remote(), timeout=self.START_TIMEOUT_S)
+        return worker
 
     def schedule(self, args: tuple, timeout_s: float) -> RayCall:
-        return RayCall(self.ray, self._task.remote(*args), timeout_s)
+        self._settle()
+        worker = self._idle.pop()
+        call = RayCall(self.ray, worker, worker.call.remote(*args), timeout_s)
+        self._busy[call] = worker
+        return call
+
+    def _settle(self) -> None:
+        """Return the workers of ended calls to the idle list; replace those that were killed or died."""
+        for call in [c for c in self._busy if c.killed or c.done()]:
+            worker = self._busy.pop(call)
+            alive = not call.killed
+            if alive:
+                try:
+                    call.result()
+                except self.ray.exceptions.RayActorError:
+                    alive = False
+                except Exception:  # the function's own failure: the worker is fine
+                    pass
+            self._idle.append(worker if alive else self._start())
 
     def wait(self, calls, timeout_s: float | None) -> set:
-        """The calls that ended, or ran past their own limit (cancelled here); empty only at `timeout_s`."""
+        """The calls that ended, or ran past their own limit (their worker killed here); empty only at
+        `timeout_s`."""
         calls = list(calls)
         end = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
@@ -275,11 +327,14 @@ class RayCalls:
                 return done
 
     def close(self) -> None:
-        pass
+        for worker in [*self._idle, *self._busy.values()]:
+            with contextlib.suppress(Exception):
+                self.ray.kill(worker, no_restart=True)
+        self._idle, self._busy = [], {}
 
 
 class RewardPool:
-    """Workers that score (completion, sample) pairs: processes on this machine, or Ray tasks (`on_ray`)."""
+    """Workers that score (completion, sample) pairs: processes on this machine, or Ray actors (`on_ray`)."""
 
     def __init__(self, specs: list[RewardSpec], workers: int = 2, on_ray: bool = False) -> None:
         if not specs:

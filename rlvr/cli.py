@@ -4,9 +4,9 @@
     rlvr train --cfg job                                # print the composed config
     rlvr train --help                                   # config groups and options
 
-User mistakes (bad paths, malformed data, invalid values) end with one `error: ...` line and exit code 2;
-Hydra reports unknown keys itself (exit code 1); a run the monitor gave up on (too many rollbacks) ends with
-one `stopped: ...` line and exit code 3. Bugs keep their traceback.
+User mistakes (bad paths, malformed data, invalid values, unknown keys and config group options) end with one
+`error: ...` line and exit code 2; a run the monitor gave up on (too many rollbacks) or whose learner rank died
+ends with one `stopped: ...` line and exit code 3. Bugs keep their traceback.
 """
 
 from __future__ import annotations

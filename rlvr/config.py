@@ -462,6 +462,17 @@ class TrainConfig:
             if cluster.actor_gpus:
                 raise ConfigError("cluster.actor_gpus needs GPUs: set cluster.gpus_per_node")
             return
+        if self.learner.world_size == 1 and rollout.mode == "actor":
+            raise ConfigError(
+                "cluster=ray with GPUs places learner ranks, and one learner runs in this process, outside Ray's "
+                "placement (an actor could land on its GPU): use learner.world_size >= 2, or cluster=local on one "
+                "machine (the learner takes GPU 0, actors the next ones)"
+            )
+        if cluster.actor_gpus > cluster.gpus_per_node:
+            raise ConfigError(
+                f"cluster.actor_gpus={cluster.actor_gpus} does not fit on a node of cluster.gpus_per_node="
+                f"{cluster.gpus_per_node} (a bundle never spans nodes)"
+            )
         if cluster.actor_gpus and cluster.actor_gpus < rollout.tensor_parallel_size:
             raise ConfigError(
                 f"cluster.actor_gpus={cluster.actor_gpus} is fewer than rollout.tensor_parallel_size="

@@ -345,7 +345,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 def _train(cfg: TrainConfig, faults: Faults, tokenizer, train_samples, eval_samples, specs, started: float, cluster):
     run_dir = Path(cfg.run_dir)
     with contextlib.ExitStack() as stack:  # closed in reverse: run state, tracker, engine, reward pool
-        # its preflight runs before any model; under cluster=ray the calls are Ray tasks anywhere on the cluster
+        # its preflight runs before any model; under cluster=ray its workers are Ray actors over the cluster
         pool = stack.enter_context(RewardPool(specs, cfg.reward_workers, on_ray=cluster is not None))
         learner = _load_learner(cfg, faults, cluster)  # the run's one set of hooks: each fault fires once per process
         if isinstance(learner, LearnerGroup):

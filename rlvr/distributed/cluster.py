@@ -1,7 +1,7 @@
 """`cluster=ray`: Ray places the run's learner ranks and rollout actors, on one machine or many.
 
-Reward calls run as one-CPU Ray tasks wherever the cluster has a free CPU (`rewards.pool.RayCalls`); the
-check before the start counts `reward_workers` of them.
+Reward calls run on `reward_workers` one-CPU Ray actors spread over the cluster (`rewards.pool.RayCalls`);
+the check before the start counts their CPUs.
 
 Everything is reserved at once in one Ray placement group (verl and OpenRLHF do the same): a bundle per learner
 rank (a GPU each, or `threads` CPU cores), a bundle per rollout actor that has GPUs of its own
@@ -72,16 +72,13 @@ def plan(cfg: TrainConfig) -> Plan:
             ranks.append(Slot(len(bundles), (COLOCATED_RANK_GPU if colocated else 1.0) if on_gpu else 0.0, rank_cpus))
             bundles.append({"GPU": 1.0, "CPU": rank_cpus} if on_gpu else {"CPU": rank_cpus})
     slots: list[Slot] = []
-    if on_gpu and cfg.cluster.actor_gpus == 0 and actors:
-        hosts = [slot.bundle for slot in ranks]
-        if not hosts:  # one learner in the driver: the actors share one GPU of their own
-            hosts = [len(bundles)]
-            bundles.append({"GPU": 1.0, "CPU": actor_cpus * actors})
+    if on_gpu and cfg.cluster.actor_gpus == 0 and actors:  # colocated: dealt round the ranks' GPUs
+        hosts = [slot.bundle for slot in ranks]  # never empty: the config wants world_size >= 2 here
         per_host = -(-actors // len(hosts))
-        share = (1.0 - (COLOCATED_RANK_GPU if ranks else 0.0)) / per_host
+        share = (1.0 - COLOCATED_RANK_GPU) / per_host
         for i in range(actors):
             host = hosts[i % len(hosts)]
-            bundles[host]["CPU"] = bundles[host].get("CPU", 0.0) + (actor_cpus if ranks else 0.0)
+            bundles[host]["CPU"] += actor_cpus
             slots.append(Slot(host, share, actor_cpus))
     else:
         for _ in range(actors):
@@ -141,7 +138,7 @@ class RayCluster:
             raise ConfigError(f"cluster.nodes={cfg.cluster.nodes}, but the Ray cluster has {len(nodes)} node(s)")
         have = ray.cluster_resources()
         needs = self.plan.needs()
-        needs["CPU"] = needs.get("CPU", 0.0) + cfg.reward_workers  # reward calls run as one-CPU Ray tasks
+        needs["CPU"] = needs.get("CPU", 0.0) + cfg.reward_workers  # the reward workers: one-CPU Ray actors
         short = {r: (n, have.get(r, 0.0)) for r, n in needs.items() if n > have.get(r, 0.0) + 1e-9}
         if short:
             self.close()

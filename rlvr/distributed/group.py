@@ -97,7 +97,7 @@ class LearnerGroup:
                     self.handles[spec.index] = RayHandle(spec, cfg.rollout.start_timeout_s, placement)
                 else:
                     self.handles[spec.index] = ProcessHandle(spec, cfg.rollout.start_timeout_s)
-            except ActorDied as exc:
+            except BaseException as exc:  # any failure, reported below once every start has ended
                 errors.append(f"learner rank {spec.index} failed to start: {exc}")
 
         threads = [threading.Thread(target=start, args=(spec,), daemon=True) for spec in specs]
@@ -163,13 +163,14 @@ class LearnerGroup:
         object store when an actor on another node of `nodes` needs them."""
         name = str(dtype).removeprefix("torch.") if dtype is not None else None
         path, size_mb, node, ref = self._call("weights", args=(name, sorted(nodes)))[0]
-        return WeightFile.written_elsewhere(path, version, size_mb, node, ref)
+        remove = None if node == node_id() else (lambda: self._call("remove_weights", args=(path,)))
+        return WeightFile.written_elsewhere(path, version, size_mb, node, ref, remove)
 
     def save(self, directory: Path) -> None:
-        self._call("save", args=(str(directory),))
+        self._call("save", args=(str(directory.resolve()),))  # a rank's working directory may be another
 
     def load(self, directory: Path) -> None:
-        self._call("load", args=(str(directory),))
+        self._call("load", args=(str(directory.resolve()),))
 
     def state_dict(self) -> dict:
         return self._call("state")[0]
@@ -182,7 +183,7 @@ class LearnerGroup:
         self._call("scale_lr", args=(factor,))
 
     def save_pretrained(self, out: Path, tokenizer) -> None:
-        self._call("save_pretrained", args=(str(out),))
+        self._call("save_pretrained", args=(str(out.resolve()),))
 
     def close(self) -> None:
         for handle in self.handles:

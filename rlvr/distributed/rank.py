@@ -69,6 +69,10 @@ class RankServer:
             if any(node != weights.node for node in nodes):
                 weights.share()  # actors on other nodes: through Ray's object store, put from here
             return str(weights.path), weights.megabytes, weights.node, weights.ref
+        if command == "remove_weights":  # a file this rank wrote, on a node the driver cannot reach
+            if self.rank == 0:
+                Path(args[0]).unlink(missing_ok=True)
+            return None
         if command == "save":
             return learner.save(Path(args[0]))
         if command == "load":

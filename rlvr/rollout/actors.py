@@ -349,8 +349,9 @@ class RayHandle:
         except ray.exceptions.RayActorError as exc:
             self.kill()
             raise ActorDied(_ray_cause(exc)) from None
-        # the processes are ours to clean up only when the actor runs on this machine
-        self.local = os.path.exists(f"/proc/{self.info['pid']}")
+        # the processes are ours to clean up only when the actor runs on this machine (a pid from another node
+        # can be the pid of anything here)
+        self.local = self.info.get("node") == node_id()
 
     def send(self, ticket: int, command: str, args: tuple) -> None:
         self.refs[ticket] = (self.actor.handle.remote(command, args), time.monotonic())
@@ -401,10 +402,16 @@ class RayHandle:
         self.kill()
 
 
+RAY_ACTOR_FIELDS = ("class_name:", "actor_id:", "pid:", "name:", "namespace:", "ip:")
+
+
 def _ray_cause(exc: Exception) -> str:
+    """Why a Ray actor died, in one line: Ray's message without its field listing (the reason and, when it
+    never ran, that too)."""
     cause = getattr(exc, "cause", None) or getattr(exc, "error_msg", None) or str(exc)
-    text = str(cause).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
+    text = [line.strip() for line in str(cause).strip().splitlines() if line.strip()]
+    reasons = [line for line in text if not line.startswith(RAY_ACTOR_FIELDS)]
+    return " ".join(reasons[-2:]) if reasons else type(exc).__name__
 
 
 def _cuda_devices() -> int:

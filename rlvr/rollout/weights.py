@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -31,8 +32,14 @@ from rlvr.rollout.processes import node_id
 NamedTensors = Callable[[], Iterable[tuple[str, torch.Tensor]]]
 TensorSpec = tuple[str, tuple[int, ...], torch.dtype]  # name, shape, dtype: what a tensor will be, before it exists
 SAFETENSORS_DTYPES = {
-    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64",
-    torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
+    getattr(torch, name): code
+    for name, code in (
+        ("float64", "F64"), ("float32", "F32"), ("float16", "F16"), ("bfloat16", "BF16"), ("int64", "I64"),
+        ("int32", "I32"), ("int16", "I16"), ("int8", "I8"), ("uint8", "U8"), ("bool", "BOOL"),
+        ("uint16", "U16"), ("uint32", "U32"), ("uint64", "U64"), ("float8_e4m3fn", "F8_E4M3"),
+        ("float8_e5m2", "F8_E5M2"),
+    )
+    if hasattr(torch, name)
 }  # fmt: skip
 FILE_NAME = re.compile(r"^rlvr-weights-(\d+)-v\d+\.(safetensors|tmp)$")
 
@@ -81,7 +88,7 @@ def decode(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
         import ray
         from safetensors.torch import load
 
-        return load(ray.get(payload["ref"]))
+        return load(ray.get(payload["ref"]).tobytes())
     if payload["kind"] == "cuda_ipc":  # same-GPU colocated engine: rebuild the tensors without a copy
         device = torch.cuda.current_device()
         tensors = {}
@@ -101,6 +108,8 @@ def stream_safetensors(path: Path, specs: list[TensorSpec], tensors: Iterable[tu
     header: dict[str, Any] = {}
     offset = 0
     for name, shape, dtype in specs:
+        if dtype not in SAFETENSORS_DTYPES:
+            raise ValueError(f"{name}: safetensors has no code for {dtype}")
         size = math.prod(shape) * dtype.itemsize
         header[name] = {
             "dtype": SAFETENSORS_DTYPES[dtype],
@@ -155,12 +164,16 @@ class WeightFile:
         os.replace(tmp, self.path)  # an actor never sees half a file
 
     @classmethod
-    def written_elsewhere(cls, path: str, version: int, size_mb: float, node: str, ref: Any = None) -> WeightFile:
-        """A file another process of the run wrote (learner rank 0), handed to the actors as it is."""
+    def written_elsewhere(
+        cls, path: str, version: int, size_mb: float, node: str, ref: Any = None, remove: Callable | None = None
+    ) -> WeightFile:
+        """A file another process of the run wrote (learner rank 0), handed to the actors as it is; `remove`
+        deletes it when it is on another node (the writer's file system)."""
         weights = cls.__new__(cls)
         weights.path, weights.version, weights.megabytes, weights.node, weights.ref = (
             Path(path), version, size_mb, node, ref,
         )  # fmt: skip
+        weights._remove = remove
         return weights
 
     @property
@@ -170,9 +183,11 @@ class WeightFile:
     def share(self) -> None:
         """Put the bytes in Ray's object store for actors on other nodes (in the writer's process, once)."""
         if self.ref is None:
+            import numpy as np
             import ray
 
-            self.ref = ray.put(self.path.read_bytes())
+            # a memory-mapped array goes into the object store without a copy in this process's heap
+            self.ref = ray.put(np.memmap(self.path, dtype=np.uint8, mode="r"))
 
     def payload_for(self, node: str) -> dict[str, Any]:
         """What an actor on `node` loads: the file's path on its own machine, else the shared bytes."""
@@ -185,7 +200,12 @@ class WeightFile:
         return {"kind": "ray", "ref": self.ref, "version": self.version}
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        remove = getattr(self, "_remove", None)
+        if remove is None:
+            self.path.unlink(missing_ok=True)
+            return
+        with contextlib.suppress(Exception):  # the writer may be gone (a run stopping): its node's next run cleans up
+            remove()
 
 
 def remove_files_of(pid: int) -> None:

@@ -143,8 +143,12 @@ CONFIG_ERRORS = [
         "need 3 GPUs; cluster.nodes=1 x cluster.gpus_per_node=2 give 2",
     ),
     (
-        "cluster=ray cluster.gpus_per_node=8 rollout.mode=actor rollout.tensor_parallel_size=2",
+        "cluster=ray cluster.gpus_per_node=8 learner.world_size=2 rollout.mode=actor rollout.tensor_parallel_size=2",
         "actors that share the learner's GPUs (cluster.actor_gpus=0) run one GPU each",
+    ),
+    (
+        "cluster=ray cluster.gpus_per_node=2 rollout.mode=actor cluster.actor_gpus=1",
+        "one learner runs in this process, outside Ray's placement",
     ),
 ]
 

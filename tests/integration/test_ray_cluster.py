@@ -1,5 +1,5 @@
 """`cluster=ray` on a local Ray cluster this module starts (`ray start --head --block`, 6 logical CPUs): learner
-ranks and rollout actors are Ray actors in the run's placement group, reward calls Ray tasks. Two ranks on Ray
+ranks and rollout actors are Ray actors in the run's placement group, reward workers Ray actors. Two ranks on Ray
 train as one local process does on the same batches; a killed actor is replaced and the run goes on; a killed
 rank stops the run with one line and `resume=auto` finishes it; the placement group is gone after every run;
 a cluster too small or not there is a one-line error (exit 2)."""
@@ -37,17 +37,33 @@ def ray_processes(title: str) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def module_monkeypatch():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def cluster(module_monkeypatch):
     """A Ray head on this machine for this module only; its whole process tree goes at the end."""
     require("ray", importable("ray"), "pip install 'rlvr[ray]'")
     import ray
 
+    # Ray 2.60 turns token authentication on, with a token in ~/.ray that a private Ray instance started by
+    # another test meanwhile can replace: a driver holding the other token is then refused ("Missing
+    # authorization header") and its actors die at birth. Off for this head and every run against it.
+    module_monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+
     port = free_port()
+    # every port of its own: a private Ray instance another test starts meanwhile takes Ray's default ports,
+    # and an agent that cannot bind its port takes its raylet (and this cluster's actors) down with it
+    ports = [f"--{name}={free_port()}" for name in (
+        "dashboard-agent-grpc-port", "dashboard-agent-listen-port", "metrics-export-port", "runtime-env-agent-port",
+        "node-manager-port", "object-manager-port", "ray-client-server-port",
+    )]  # fmt: skip
     head = subprocess.Popen(
         [RAY, "start", "--head", "--block", f"--port={port}", "--num-cpus=6", "--include-dashboard=false",
-         "--disable-usage-stats"],
+         "--disable-usage-stats", "--min-worker-port=21000", "--max-worker-port=21999", *ports],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, "RAY_AUTH_MODE": "disabled"},  # Ray 2.60 turned token auth on for `ray start`
     )  # fmt: skip
     address = f"{ray.util.get_node_ip_address()}:{port}"
     try:

@@ -43,11 +43,16 @@ def test_colocated_actors_share_the_ranks_gpus():
     assert p.actors == [Slot(0, 0.25, 1.0), Slot(1, 0.25, 1.0), Slot(0, 0.25, 1.0), Slot(1, 0.25, 1.0)]
 
 
-def test_one_learner_in_the_driver_leaves_actors_one_shared_gpu():
-    p = layout("cluster.gpus_per_node=1", "rollout.mode=actor", "rollout.actors=2")
-    assert p.ranks == []
-    assert p.bundles == [{"GPU": 1.0, "CPU": 2.0}]
-    assert p.actors == [Slot(0, 0.5, 1.0), Slot(0, 0.5, 1.0)]
+def test_gpu_layouts_ray_could_not_honour_are_refused():
+    # one learner runs in the driver, outside the placement group: Ray could put an actor on its GPU
+    with pytest.raises(ConfigError, match="one learner runs in this process, outside Ray's placement"):
+        layout("cluster.gpus_per_node=2", "rollout.mode=actor", "rollout.actors=1", "cluster.actor_gpus=1")
+    # a bundle never spans nodes
+    with pytest.raises(ConfigError, match=r"actor_gpus=4 does not fit on a node of cluster\.gpus_per_node=2"):
+        layout(
+            "cluster.gpus_per_node=2", "cluster.nodes=4", "learner.world_size=2", "rollout.mode=actor",
+            "cluster.actor_gpus=4", "rollout.tensor_parallel_size=4",
+        )  # fmt: skip
 
 
 def test_a_colocated_engine_and_one_learner_reserve_nothing():

@@ -143,7 +143,7 @@ def test_the_configured_keywords_make_a_signature_fit():
 
 @pytest.fixture(scope="module", params=["processes", "ray"])
 def pool(request):
-    """Every test below runs on both: worker processes on this machine, and Ray tasks (cluster=ray; a private
+    """Every test below runs on both: worker processes on this machine, and Ray actors (cluster=ray; a private
     two-CPU Ray instance in this process)."""
     specs = [
         RewardSpec("math", "math_accuracy"),
@@ -179,7 +179,7 @@ def test_a_broken_function_scores_zero_and_is_counted(pool, fn):
     assert result.errors["broken"] == 3 and result.timeouts["broken"] == 0
     assert result.finished["broken"] == 3  # it failed, but it did not hang
     failure = result.first_failure["broken"].split(":")[0]
-    assert failure in ("RuntimeError", "TypeError", "ProcessExpired", "WorkerCrashedError")  # Ray: the last
+    assert failure in ("RuntimeError", "TypeError", "ProcessExpired", "ActorDiedError")  # Ray: the last
 
 
 def test_numpy_scalars_score_through_the_pool(pool):
@@ -368,3 +368,14 @@ def test_rewards_import_without_torch():
         "assert rewards.math.grade('\\\\boxed{2\\\\sqrt{5}}', '\\\\sqrt{20}')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_a_reward_file_is_named_by_its_absolute_path(tmp_path, monkeypatch):
+    """Calls may run in another working directory (Ray actors, other nodes): a relative `file.py:fn` is made
+    absolute when the recipe is read; module references and built-in names are left alone."""
+    (tmp_path / "mine.py").write_text("def fn(completion, sample):\n    return 1.0\n")
+    monkeypatch.chdir(tmp_path)
+    assert RewardSpec.from_entry("a", "mine.py:fn").fn == f"{tmp_path / 'mine.py'}:fn"
+    assert RewardSpec.from_entry("b", {"fn": "mine.py:fn", "weight": 2}).fn == f"{tmp_path / 'mine.py'}:fn"
+    assert RewardSpec.from_entry("c", "rewards.format:boxed_format").fn == "rewards.format:boxed_format"
+    assert RewardSpec.from_entry("math", {"weight": 1}).fn == "math"

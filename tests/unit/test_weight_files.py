@@ -104,3 +104,55 @@ def test_an_actor_on_another_node_gets_the_bytes_not_a_path(monkeypatch):
             elsewhere.payload_for("another-machine")  # only the writer can share a file
     finally:
         weights.remove()
+
+
+def test_every_dtype_and_empty_tensors_stream_8_byte_aligned(tmp_path):
+    """safetensors starts the data 8-byte aligned after the header (padded with spaces); integer, bool and empty
+    tensors come back as they went in; a dtype safetensors cannot name is refused by name."""
+    import json
+    import struct
+
+    from safetensors.torch import load_file
+
+    from rlvr.rollout.weights import stream_safetensors
+
+    tensors = {
+        "ints": torch.arange(5, dtype=torch.int64),
+        "flags": torch.tensor([True, False, True]),
+        "bytes": torch.arange(3, dtype=torch.uint8),
+        "empty": torch.zeros(0, 4),
+        "half": torch.randn(2, 2).half(),
+    }
+    path = tmp_path / "w.safetensors"
+    stream_safetensors(path, [(n, tuple(t.shape), t.dtype) for n, t in tensors.items()], tensors.items())
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    assert length % 8 == 0 and raw[8 : 8 + length].decode().rstrip(" ").endswith("}")
+    start, end = header["empty"]["data_offsets"]
+    assert start == end  # no bytes
+    assert len(raw) == 8 + length + max(end for _, end in (v["data_offsets"] for v in header.values()))
+    loaded = load_file(path)
+    for name, tensor in tensors.items():
+        assert loaded[name].dtype == tensor.dtype and torch.equal(loaded[name], tensor), name
+    with pytest.raises(ValueError, match=r"safetensors has no code for torch\.complex64"):
+        stream_safetensors(path, [("z", (1,), torch.complex64)], [("z", torch.zeros(1, dtype=torch.complex64))])
+
+
+def test_a_file_written_on_another_node_is_removed_by_its_writer(tmp_path):
+    """The driver cannot unlink a file on rank 0's node: `remove` asks the writer (and a writer that is gone
+    is no error)."""
+    from rlvr.rollout.weights import WeightFile
+
+    path = tmp_path / "rlvr-weights-1-v1.safetensors"
+    path.write_bytes(b"x")
+    asked: list[bool] = []
+    WeightFile.written_elsewhere(str(path), 1, 0.0, "rank-0-machine", remove=lambda: asked.append(True)).remove()
+    assert asked == [True] and path.exists()  # asked the writer, did not touch a path that is not ours
+
+    def gone() -> None:
+        raise RuntimeError("learner rank 0 died")
+
+    WeightFile.written_elsewhere(str(path), 1, 0.0, "rank-0-machine", remove=gone).remove()
+    WeightFile.written_elsewhere(str(path), 1, 0.0, "this-machine").remove()
+    assert not path.exists()  # on the driver's own node: unlinked here
