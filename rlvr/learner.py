@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from rlvr.algo import LossSettings, kl_penalty, policy_loss
-from rlvr.batching import BatchTotals, micro_batch_share, micro_batches, zero_weighted
+from rlvr.batching import BatchTotals, length_order, micro_batch_share, micro_batches, trimmed, zero_weighted
 from rlvr.checkpoint import (
     CheckpointError,
     detached_copies,
@@ -35,9 +35,11 @@ from rlvr.distributed.ranks import Ranks
 from rlvr.errors import ConfigError
 from rlvr.faults import Faults
 from rlvr.hooks import RunHooks
-from rlvr.logprobs import token_logprobs
+from rlvr.logprobs import shares_prompts, token_logprobs
 from rlvr.model import DTYPES, load_model
 from rlvr.types import TrainBatch
+
+UPDATE_KL_ROWS = 8  #: rows of a step whose KL(old || new) `learn/update_kl` estimates (the monitor's kl_spike)
 
 
 def lr_lambda(optim: OptimConfig, total_steps: int):
@@ -148,7 +150,12 @@ class Learner:
 
     def _micro_batches(self, batch: TrainBatch) -> list[TrainBatch]:
         optim = self.cfg.optim
-        return micro_batches(batch, max_sequences=optim.micro_batch_size, max_tokens=optim.micro_batch_tokens)
+        return micro_batches(
+            batch,
+            max_sequences=optim.micro_batch_size,
+            max_tokens=optim.micro_batch_tokens,
+            share_prompts=shares_prompts(self.model),
+        )
 
     def scale_lr(self, factor: float) -> None:
         """Multiply the learning rate, now and for the rest of the schedule (rollback mitigation)."""
@@ -157,15 +164,22 @@ class Learner:
             group["initial_lr"] *= factor
         self.scheduler.base_lrs = [lr * factor for lr in self.scheduler.base_lrs]
 
+    def _update_kl_rows(self) -> int:
+        """How many rows of this rank's batch `_update_kl` watches: `UPDATE_KL_ROWS` over the whole step. The
+        micro-batches hold the rows in `length_order` and `split_rows` deals that order out in turn, so the
+        first rows of every rank together are the rows one process would take."""
+        return max(1, UPDATE_KL_ROWS // (self.ranks.world_size if self.ranks else 1))
+
     @torch.no_grad()
-    def _update_kl(self, mb: TrainBatch, old_logprobs: torch.Tensor, rows: int = 8) -> tuple[float, float]:
+    def _update_kl(self, batch: TrainBatch, watched: list[torch.Tensor]) -> tuple[float, float]:
         """How far the update moved the policy: k3 estimate of KL(old || new) over the loss tokens of the
-        batch's `rows` longest sequences (one small extra forward, for the monitor's kl_spike rule; enough to
-        see a spike); returns (weighted sum, weight) so ranks can add theirs up. The first micro-batch holds a
-        rank's longest rows, and `split_rows` deals the longest rows out in turn, so `rows / world_size` of
-        each rank are the same sequences one process would take."""
-        share = max(1, rows // (self.ranks.world_size if self.ranks else 1))
-        mb, old_logprobs = mb.select(slice(0, share)), old_logprobs[:share]
+        step's longest rows (`watched`: the old log-probs of the first rows of the micro-batches, in order; one
+        small extra forward, for the monitor's kl_spike rule, enough to see a spike); returns (weighted sum,
+        weight) so ranks can add theirs up. One forward on every rank, whatever its micro-batches: FSDP's
+        gathers need them all."""
+        mb = trimmed(batch.select(torch.tensor(length_order(batch)[: sum(len(old) for old in watched)])))
+        width = mb.completion_ids.shape[1]
+        old_logprobs = torch.cat([torch.nn.functional.pad(old, (0, width - old.shape[1])) for old in watched])
         new_logprobs, _ = self._forward(self.model, mb)
         kl = kl_penalty(old_logprobs, new_logprobs, "k3") * mb.loss_mask
         return float(kl.sum()), float(mb.loss_mask.sum())
@@ -198,7 +212,8 @@ class Learner:
         tokens = totals.tokens
         nonfinite = 0
         grad_norm = torch.tensor(0.0)
-        first_old: torch.Tensor | None = None
+        watched: list[torch.Tensor] = []  # old log-probs of the rows `_update_kl` compares
+        watch_rows = self._update_kl_rows() if self.watch_update_kl else 0
         grad_scale = self.hooks.grad_multiplier(self.current_step)
         if lr_multiplier != 1.0:
             for group in self.optimizer.param_groups:
@@ -209,8 +224,10 @@ class Learner:
             for index, mb in enumerate(parts):
                 logprobs, entropy = self._forward(self.model, mb)
                 old_lp = old[index] if old[index] is not None else logprobs.detach()
-                if iteration == 0 and index == 0:
-                    first_old = old_lp
+                if iteration == 0 and watch_rows > 0:
+                    take = min(watch_rows, mb.size)
+                    watched.append(old_lp[:take])
+                    watch_rows -= take
                 loss, metrics = policy_loss(
                     logprobs, old_lp, mb.advantages, mb.loss_mask, self.loss_settings,
                     ref_logprobs=ref[index], sampling_logprobs=mb.sampling_logprobs,
@@ -235,8 +252,8 @@ class Learner:
                 continue
             self.optimizer.step()
         lr = self.optimizer.param_groups[0]["lr"]
-        if first_old is not None and self.watch_update_kl:
-            sums["update_kl_sum"], sums["update_kl_tokens"] = self._update_kl(parts[0], first_old)
+        if watched:
+            sums["update_kl_sum"], sums["update_kl_tokens"] = self._update_kl(batch, watched)
         self._advance_schedule()
         self.version += 1
         sums["learn/micro_batches"] = float(real_parts)

@@ -9,6 +9,14 @@ keeps only each row's log-prob, and the backward recomputes one chunk's softmax 
 (the "fused linear cross-entropy" idea of Liger-Kernel). When the whole problem fits in one chunk the softmax
 is kept instead of recomputed, so small models pay nothing extra.
 
+A GRPO batch holds every prompt `group_size` times. Rows whose prompt columns are identical share one
+prompt forward (`shared_prompt_hidden`): the decoder runs the distinct prompts once with a KV cache, the cache is
+expanded to the rows (an `index_select`, whose backward sums each row's gradient back into its prompt), and the
+completions run on top of it. The log-probs and gradients are the same as with every row's own prompt forward,
+for a fraction of the tokens: at the CPU demo's shape (8 prompts of ~58 tokens, 64 completions of ~17) the
+learner processes ~1,650 token positions instead of ~4,800. Models whose decoder cannot take a cache in
+training (gradient checkpointing drops it) or whose cache is not a plain full-attention one run the rows whole.
+
 `token_logprobs(model, input_ids, attention_mask, completion_mask, temperature)` is the entry point; it falls
 back to the plain forward for models whose output layer is not a plain linear map (final-logit soft-capping).
 """
@@ -103,6 +111,61 @@ def chunkable(model: torch.nn.Module) -> bool:
     )
 
 
+def shares_prompts(model: torch.nn.Module) -> bool:
+    """Whether rows with the same prompt can share one prompt forward (see the module docstring): the chunked
+    path, a decoder that keeps its KV cache in training (no gradient checkpointing), full attention only (a
+    sliding-window cache drops keys)."""
+    base = _base(model)
+    config = getattr(base, "config", None)
+    layer_types = getattr(config, "layer_types", None) or []
+    return (
+        chunkable(model)
+        and not getattr(base, "is_gradient_checkpointing", False)
+        and all(kind == "full_attention" for kind in layer_types)
+        and not (getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True))
+    )
+
+
+def prompt_groups(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(first, owner)`: `first[g]` is a row holding the g-th distinct prompt (ids and padding alike), and
+    `owner[i]` the index g of row i's prompt, so `prompt_ids[first][owner] == prompt_ids`."""
+    _, owner = torch.unique(torch.cat([prompt_ids, prompt_mask], dim=1), dim=0, return_inverse=True)
+    rows = torch.arange(owner.shape[0], device=owner.device)
+    first = torch.full((int(owner.max()) + 1,), owner.shape[0], dtype=torch.long, device=owner.device)
+    first = first.scatter_reduce(0, owner, rows, reduce="amin")
+    return first, owner
+
+
+def shared_prompt_hidden(
+    decoder: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, width: int, owner_first
+) -> torch.Tensor:
+    """The decoder's hidden states `[B, C, H]` at the positions predicting the `width` completion tokens, each
+    distinct prompt run once (`owner_first` from `prompt_groups`) and its KV cache expanded to its rows."""
+    first, owner = owner_first
+    P = input_ids.shape[1] - width
+    prompt_mask = attention_mask[first, :P]
+    prompt = decoder(
+        input_ids=input_ids[first, :P],
+        attention_mask=prompt_mask,
+        position_ids=(prompt_mask.cumsum(dim=1) - 1).clamp(min=0),
+        use_cache=True,
+    )
+    cache = prompt.past_key_values
+    cache.reorder_cache(owner)  # index_select on every layer's keys and values: rows share their prompt's
+    prompt_lengths = attention_mask[:, :P].sum(dim=1, keepdim=True)
+    completions = decoder(
+        input_ids=input_ids[:, P:],
+        attention_mask=attention_mask,
+        position_ids=prompt_lengths + torch.arange(width, device=input_ids.device),
+        past_key_values=cache,
+        use_cache=False,
+    ).last_hidden_state
+    # completion token 0 is predicted by the prompt's last position (prompts are left-padded), token j by
+    # completion position j - 1
+    last_prompt = prompt.last_hidden_state[:, -1:][owner]
+    return torch.cat([last_prompt, completions[:, :-1]], dim=1)
+
+
 def token_logprobs(
     model: torch.nn.Module,
     input_ids: torch.Tensor,
@@ -111,13 +174,18 @@ def token_logprobs(
     temperature: float,
     *,
     chunk_elements: int = CHUNK_ELEMENTS,
+    share_prompts: bool = True,
+    same_passes: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probs and entropies `[B, C]` of the completion tokens under `log_softmax(logits / T)` (T = 0: 1).
 
     `input_ids`/`attention_mask` are `[B, P + C]`: left-padded prompts then right-padded completions, so every
     completion starts at column `P` (TRL's layout); `completion_mask` `[B, C]` is 1 on real completion tokens,
     whose values are returned (0 elsewhere). Positions come from the attention mask, as in generation, so left
-    padding does not shift them.
+    padding does not shift them. `share_prompts`: rows with the same prompt share its forward where the model
+    allows (`shares_prompts`). `same_passes`: take the prompt-then-completions passes whenever the model allows,
+    also when no two rows share a prompt, so that every call runs the decoder the same number of times (FSDP
+    ranks gather each layer's weights in its forward: ranks running different numbers of forwards would hang).
     """
     scale = temperature if temperature > 0 else 1.0
     width = completion_mask.shape[1]
@@ -134,11 +202,15 @@ def token_logprobs(
             entropy = -(logp.exp() * logp).sum(-1) * mask
         return logp.gather(-1, completion_ids[..., None]).squeeze(-1) * mask, entropy
     base = _base(model)
-    hidden = base.get_decoder()(
-        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
-    ).last_hidden_state
-    # the hidden state at position t predicts token t + 1: completion token j is predicted at column P - 1 + j
-    predicting = hidden[:, -width - 1 : -1][mask]  # [N, H]: only the tokens that carry loss
+    shared = share_prompts and input_ids.shape[1] > width
+    groups = prompt_groups(input_ids[:, :-width], attention_mask[:, :-width]) if shared else None
+    if groups is not None and (same_passes or groups[0].shape[0] < input_ids.shape[0]) and shares_prompts(model):
+        hidden = shared_prompt_hidden(base.get_decoder(), input_ids, attention_mask, width, groups)
+    else:
+        hidden = base.get_decoder()(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+        ).last_hidden_state[:, -width - 1 : -1]  # position t predicts token t + 1: token j at column P - 1 + j
+    predicting = hidden[mask]  # [N, H]: only the tokens that carry loss
     head = base.get_output_embeddings()
     rows = max(1, chunk_elements // head.weight.shape[0])
     values, ent = TokenLogprobs.apply(predicting, head.weight, head.bias, completion_ids[mask], scale, rows)

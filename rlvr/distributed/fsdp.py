@@ -41,7 +41,7 @@ class ShardedPolicy(torch.nn.Module):
         self.model = model
 
     def forward(self, input_ids, attention_mask, completion_mask, temperature: float):
-        return token_logprobs(self.model, input_ids, attention_mask, completion_mask, temperature)
+        return token_logprobs(self.model, input_ids, attention_mask, completion_mask, temperature, same_passes=True)
 
 
 def shard(model: torch.nn.Module, cfg: TrainConfig) -> ShardedPolicy:

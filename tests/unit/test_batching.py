@@ -1,8 +1,10 @@
-"""Micro-batches: every row exactly once, sorted by length, trimmed, within the token budget."""
+"""Micro-batches: every row exactly once, cut in length order where padding and overhead cost least, trimmed,
+within the row and token budgets; costs written out by hand."""
 
 import torch
 
-from rlvr.batching import collate, micro_batches
+from rlvr import batching
+from rlvr.batching import collate, length_order, micro_batches, split_rows
 from rlvr.types import Rollout, Sample
 
 S = Sample(id="s", prompt="p")
@@ -26,10 +28,27 @@ def shapes(parts):
     return [(int(mb.prompt_mask.sum(1).max()), int(mb.completion_mask.sum(1).max()), mb.size) for mb in parts]
 
 
-def test_rows_are_sorted_by_length_and_each_micro_batch_is_trimmed():
+def advantages(parts):
+    return [mb.advantages.tolist() for mb in parts]
+
+
+# (prompt, completion) of ROWS: 0 (3, 2), 1 (1, 9), 2 (5, 1), 3 (2, 2), 4 (4, 6); length order (longest completion,
+# then longest prompt): rows 1, 4, 0, 3, 2. Costs below are a micro-batch's rows x (widest prompt + widest
+# completion), every prompt distinct.
+
+
+def test_without_overhead_every_row_alone_is_cheapest(monkeypatch):
+    monkeypatch.setattr(batching, "MICRO_BATCH_OVERHEAD_TOKENS", 0)
+    # any pair pads at least one row: e.g. rows 0 and 3 together cost 2 x (3 + 2) = 10 > 5 + 4
+    assert advantages(micro_batches(batch(), max_sequences=2)) == [[1.0], [4.0], [0.0], [3.0], [2.0]]
+
+
+def test_the_cut_in_length_order_that_costs_least(monkeypatch):
+    monkeypatch.setattr(batching, "MICRO_BATCH_OVERHEAD_TOKENS", 100)
+    # at most 2 rows: 3 micro-batches at least, and 100 each makes 3 the best; of the 3-way cuts of 1, 4, 0, 3, 2:
+    # (1 4)(0 3)(2) = 26 + 10 + 6 = 42, (1 4)(0)(3 2) = 26 + 5 + 14 = 45, (1)(4 0)(3 2) = 10 + 20 + 14 = 44
     parts = micro_batches(batch(), max_sequences=2)
-    # lengths 5, 10, 6, 4, 10 -> order (stable): rows 1, 4, 2, 0, 3
-    assert [mb.advantages.tolist() for mb in parts] == [[1.0, 4.0], [2.0, 0.0], [3.0]]
+    assert advantages(parts) == [[1.0, 4.0], [0.0, 3.0], [2.0]]
     for mb in parts:  # trimmed: the widest prompt and completion of the micro-batch, no more
         assert mb.prompt_ids.shape[1] == int(mb.prompt_mask.sum(1).max())
         assert mb.completion_ids.shape[1] == int(mb.completion_mask.sum(1).max())
@@ -38,16 +57,40 @@ def test_rows_are_sorted_by_length_and_each_micro_batch_is_trimmed():
     assert parts[0].prompt_ids.tolist() == [[0, 0, 0, 101], [104, 104, 104, 104]]
 
 
-def test_the_token_budget_bounds_padded_tokens():
+def test_the_token_budget_bounds_the_positions_of_a_micro_batch():
     parts = micro_batches(batch(), max_sequences=64, max_tokens=20)
     for mb in parts:
         assert mb.size == 1 or mb.size * (mb.prompt_ids.shape[1] + mb.completion_ids.shape[1]) <= 20
-    assert sorted(a for mb in parts for a in mb.advantages.tolist()) == [0.0, 1.0, 2.0, 3.0, 4.0]
-    # by hand, in length order (row: prompt, completion): 1 (1, 9); + 4 would be 2 x (4 + 9) = 26 > 20, so 4 (4, 6)
-    # alone; + 2 would be 2 x (5 + 6) = 22 > 20, so 2 (5, 1); + 0 makes 2 x (5 + 2) = 14; + 3 would be 3 x 7 = 21
-    assert shapes(parts) == [(1, 9, 1), (4, 6, 1), (5, 2, 2), (2, 2, 1)]
+    # by hand, in length order 1 (1, 9), 4 (4, 6), 0 (3, 2), 3 (2, 2), 2 (5, 1): 1 + 4 is 2 x 13 = 26 > 20; 4 + 0
+    # is 2 x 10 = 20, + 3 would be 30; 0 + 3 + 2 would be 3 x 7 = 21; so at least 3 micro-batches, and the only
+    # 3-way cut within the budget is (1)(4 0)(3 2)
+    assert shapes(parts) == [(1, 9, 1), (4, 6, 2), (5, 2, 2)]
 
 
 def test_one_sequence_longer_than_the_budget_still_trains_alone():
     parts = micro_batches(batch(), max_sequences=64, max_tokens=3)
     assert [mb.size for mb in parts] == [1, 1, 1, 1, 1]
+
+
+def test_rows_sharing_a_prompt_count_it_once(monkeypatch):
+    monkeypatch.setattr(batching, "MICRO_BATCH_OVERHEAD_TOKENS", 0)
+    a, b = [7] * 10, [8] * 2  # prompt a (10 tokens) for three rows, b (2) for one
+    rows = [Rollout(S, a, [9] * 5, "x", [0.0] * 5, "stop"), Rollout(S, b, [9], "x", [0.0], "stop"),
+            Rollout(S, a, [9] * 3, "x", [0.0] * 3, "stop"), Rollout(S, a, [9] * 4, "x", [0.0] * 4, "stop")]  # fmt: skip
+    shared = collate(rows, torch.arange(4, dtype=torch.float32), torch.ones(4), pad_id=0)
+    # length order: rows 0 (a, 5), 3 (a, 4), 2 (a, 3), 1 (b, 1). Sharing: 0 3 2 together cost 10 + 3 x 5 = 25,
+    # alone 15 + 14 + 13 = 42; adding 1 would cost 2 x 10 + 4 x 5 = 40 > 25 + 3
+    assert advantages(micro_batches(shared, max_sequences=64, share_prompts=True)) == [[0.0, 3.0, 2.0], [1.0]]
+    # each row its own prompt: 0 3 2 together cost 3 x 15 = 45 > 42, so every row alone
+    assert advantages(micro_batches(shared, max_sequences=64)) == [[0.0], [3.0], [2.0], [1.0]]
+
+
+def test_a_slice_of_the_length_order_sorts_back_into_it():
+    """Learner ranks take `split_rows` slices and cut them again: their first rows together are the first rows
+    of the whole order (what `learn/update_kl` relies on)."""
+    whole = batch()
+    order = length_order(whole)
+    assert order == [1, 4, 0, 3, 2]
+    for k, part in enumerate(split_rows(whole, 2)):
+        assert part.advantages.tolist() == [float(i) for i in order[k::2]]
+        assert [part.advantages[i].item() for i in length_order(part)] == part.advantages.tolist()
