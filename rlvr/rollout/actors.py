@@ -587,6 +587,7 @@ class ActorGroup:
         self.dtype = dtype  # the sampling dtype the weight files are written in
         self.weight_version = 0
         self._files: list[WeightFile] = []
+        self._first_actor = 0  # where the next submission's first slice goes (see `submit`)
         remove_orphans()
         r = cfg.rollout
         gpus = actor_gpus(r.actors, r.tensor_parallel_size, _cuda_devices() if backend == "process" else 0)
@@ -631,12 +632,19 @@ class ActorGroup:
 
     def submit(self, samples: Sequence[Sample], params: SamplingParams) -> PendingGroup:
         """Start generating at once on every actor; each slice gets its own seed (derived from `params.seed`
-        and its position), so a run is reproducible for a given number of actors."""
+        and its position), so a run is reproducible for a given number of actors.
+
+        When a step has fewer prompts than there are actors, the next submission starts where this one ended,
+        so steps generated ahead (`rollout.max_staleness` >= 1) run on different actors at the same time
+        instead of queueing on the first ones."""
         parts = []
-        for i, (start, end) in enumerate(split(samples, len(self.actors))):
+        slices = split(samples, len(self.actors))
+        for i, (start, end) in enumerate(slices):
+            actor = self.actors[(self._first_actor + i) % len(self.actors)]
             seed = None if params.seed is None else params.seed * 31 + i
             part_params = replace(params, seed=seed)
-            parts.append((self.actors[i], self.actors[i].submit("generate", list(samples[start:end]), part_params)))
+            parts.append((actor, actor.submit("generate", list(samples[start:end]), part_params)))
+        self._first_actor = (self._first_actor + len(slices)) % len(self.actors)
         return PendingGroup(self, parts)
 
     def generate(self, samples: Sequence[Sample], params: SamplingParams) -> list[list[Rollout]]:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rlvr.data import PromptSampler
-from rlvr.rollout.actors import actor_gpus, split
+from rlvr.rollout.actors import ActorGroup, actor_gpus, split
 from rlvr.rollout.ahead import RolloutQueue
 from rlvr.rollout.base import Done, RolloutError, SamplingParams
 from rlvr.rollout.hf import filter_logits
@@ -83,6 +83,27 @@ def test_prompts_are_split_evenly_and_in_order():
     assert split(SAMPLES[:8], 2) == [(0, 4), (4, 8)]
     assert split(SAMPLES[:7], 3) == [(0, 3), (3, 5), (5, 7)]
     assert split(SAMPLES[:1], 3) == [(0, 1)]  # fewer prompts than actors: the others get nothing
+
+
+def test_steps_with_fewer_prompts_than_actors_take_turns_on_them():
+    """One prompt a step and two actors: step s+1, generated ahead, must not queue behind step s on actor 0."""
+
+    class RecordingActor:
+        def __init__(self) -> None:
+            self.requests: list[tuple[list[str], int | None]] = []
+
+        def submit(self, command, samples, params):
+            self.requests.append(([s.id for s in samples], params.seed))
+            return len(self.requests)
+
+    group = ActorGroup.__new__(ActorGroup)  # the split and the turns only: no processes
+    group.actors, group._first_actor = [RecordingActor(), RecordingActor()], 0
+    for step in range(3):
+        group.submit(SAMPLES[step : step + 1], SamplingParams(seed=step))
+    group.submit(SAMPLES[10:13], SamplingParams(seed=7))  # 3 prompts: slices of 2 and 1, from actor 1 on
+    # seeds follow the slice's position (seed * 31 + i), not the actor: a run does not depend on whose turn it was
+    assert group.actors[0].requests == [(["0"], 0), (["2"], 2 * 31), (["12"], 7 * 31 + 1)]
+    assert group.actors[1].requests == [(["1"], 1 * 31), (["10", "11"], 7 * 31)]
 
 
 def test_actor_gpus():
