@@ -253,7 +253,8 @@ class OptimConfig:
     schedule: str = "constant"  #: constant | cosine | linear (decay to 0 at the last step, after warmup)
     micro_batch_size: int = 8  #: sequences per forward/backward at most; gradients accumulate to the full batch
     #: token positions per forward/backward at most: rows x (widest prompt + widest completion), or where rows
-    #: share their prompt's forward, distinct prompts x widest prompt + rows x widest completion; 0 = no limit
+    #: share their prompt's forward, distinct prompts x widest prompt + rows x widest completion (the prompt's
+    #: keys and values, copied to each row, are not counted: a few % of a position's activations); 0 = no limit
     micro_batch_tokens: int = 0
 
     def __post_init__(self) -> None:

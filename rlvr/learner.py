@@ -224,7 +224,7 @@ class Learner:
             for index, mb in enumerate(parts):
                 logprobs, entropy = self._forward(self.model, mb)
                 old_lp = old[index] if old[index] is not None else logprobs.detach()
-                if iteration == 0 and watch_rows > 0:
+                if iteration == 0 and watch_rows > 0 and index < real_parts:  # not a rank's zero-weighted pads
                     take = min(watch_rows, mb.size)
                     watched.append(old_lp[:take])
                     watch_rows -= take

@@ -202,9 +202,13 @@ def token_logprobs(
             entropy = -(logp.exp() * logp).sum(-1) * mask
         return logp.gather(-1, completion_ids[..., None]).squeeze(-1) * mask, entropy
     base = _base(model)
-    shared = share_prompts and input_ids.shape[1] > width
-    groups = prompt_groups(input_ids[:, :-width], attention_mask[:, :-width]) if shared else None
-    if groups is not None and (same_passes or groups[0].shape[0] < input_ids.shape[0]) and shares_prompts(model):
+    two_passes = share_prompts and shares_prompts(model)
+    if two_passes and input_ids.shape[1] == width:
+        if same_passes:  # a prompt pass of no columns cannot run, and the other ranks run theirs
+            raise ValueError("every prompt of a micro-batch is empty: learner ranks need at least one prompt token")
+        two_passes = False
+    groups = prompt_groups(input_ids[:, :-width], attention_mask[:, :-width]) if two_passes else None
+    if groups is not None and (same_passes or groups[0].shape[0] < input_ids.shape[0]):
         hidden = shared_prompt_hidden(base.get_decoder(), input_ids, attention_mask, width, groups)
     else:
         hidden = base.get_decoder()(

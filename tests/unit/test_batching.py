@@ -94,3 +94,44 @@ def test_a_slice_of_the_length_order_sorts_back_into_it():
     for k, part in enumerate(split_rows(whole, 2)):
         assert part.advantages.tolist() == [float(i) for i in order[k::2]]
         assert [part.advantages[i].item() for i in length_order(part)] == part.advantages.tolist()
+
+
+def test_the_cut_is_the_cheapest_of_all_cuts_by_brute_force():
+    """Random small batches: the dynamic programme's cut costs what the cheapest of every contiguous cut of the
+    length order costs (enumerated here), within the row and token limits."""
+    import itertools
+    import random
+
+    rng = random.Random(0)
+    overhead = batching.MICRO_BATCH_OVERHEAD_TOKENS
+    for case in range(150):
+        n = rng.randint(1, 7)
+        prompts = [[50 + k] * rng.randint(1, 40) for k in range(rng.randint(1, 3))]
+        lengths = [rng.randint(1, 60) for _ in range(n)]
+        rows = [Rollout(S, rng.choice(prompts), [9] * c, "x", [0.0] * c, "stop") for c in lengths]
+        whole = collate(rows, torch.arange(n, dtype=torch.float32), torch.ones(n), pad_id=0)
+        share, max_sequences, max_tokens = case % 2 == 0, rng.randint(1, 7), rng.choice([0, 80, 200])
+
+        def positions(part, rows=rows, share=share):
+            widest_p = max(len(rows[i].prompt_ids) for i in part)
+            widest_c = max(len(rows[i].completion_ids) for i in part)
+            distinct = len({tuple(rows[i].prompt_ids) for i in part}) if share else len(part)
+            return distinct * widest_p + len(part) * widest_c
+
+        order = length_order(whole)
+        best = float("inf")
+        for cuts in itertools.product([False, True], repeat=n - 1):
+            parts, current = [], [order[0]]
+            for i, cut in zip(order[1:], cuts, strict=True):
+                if cut:
+                    parts.append(current)
+                    current = []
+                current.append(i)
+            parts.append(current)
+            if any(len(p) > max_sequences or (max_tokens and len(p) > 1 and positions(p) > max_tokens) for p in parts):
+                continue
+            best = min(best, sum(positions(p) + overhead for p in parts))
+        got = micro_batches(whole, max_sequences=max_sequences, max_tokens=max_tokens, share_prompts=share)
+        got_rows = [[int(a) for a in mb.advantages.tolist()] for mb in got]
+        assert sorted(i for p in got_rows for i in p) == list(range(n))
+        assert sum(positions(p) + overhead for p in got_rows) == best, (case, got_rows)

@@ -203,3 +203,32 @@ def test_no_kl_costs_no_reference_model_memory(tiny_model_dir, tmp_path):
         out = subprocess.run([sys.executable, "-c", MEASURE, *overrides], capture_output=True, text=True, check=True)
         rss[beta] = float(out.stdout.strip().splitlines()[-1])
     assert 0.8 * model_mb < rss["0.05"] - rss["0.0"] < 1.5 * model_mb, (rss, model_mb)
+
+
+class PaddedRanks:
+    """A one-rank group whose busiest peer ran two more micro-batches: the learner pads with zero-weighted ones."""
+
+    rank, world_size = 0, 1
+
+    def max_count(self, count: int) -> int:
+        return count + 2
+
+    def combine(self, sums, extremes):
+        return {**sums, **{name: value for name, (_, value) in extremes.items()}}
+
+
+def test_update_kl_watches_real_rows_not_a_ranks_padding(tiny_model_dir, tmp_path):
+    """`learn/update_kl` of a rank that pads its micro-batches is the one an unpadded learner reports on the same
+    rows: the padding rows (a copy of a real row with no loss) are never watched."""
+    _, tokenizer, plain, samples = setup(tiny_model_dir, tmp_path / "plain")
+    _, _, padded, _ = setup(tiny_model_dir, tmp_path / "padded")
+    padded.ranks = PaddedRanks()
+    batch, _ = batch_from_engine(tokenizer, plain, samples[:1])
+    batch = batch.select(slice(0, 2))  # fewer rows than update KL watches (8): padding would be taken next
+    for learner in (plain, padded):
+        learner.watch_update_kl = True
+        for group in learner.optimizer.param_groups:
+            group["lr"] = 1e-2  # a visible move
+    expected = plain.step(batch)["learn/update_kl"]
+    got = padded.step(batch)["learn/update_kl"]
+    assert expected > 0 and got == pytest.approx(expected, rel=1e-5)
