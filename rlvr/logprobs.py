@@ -174,7 +174,6 @@ def token_logprobs(
     temperature: float,
     *,
     chunk_elements: int = CHUNK_ELEMENTS,
-    share_prompts: bool = True,
     same_passes: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probs and entropies `[B, C]` of the completion tokens under `log_softmax(logits / T)` (T = 0: 1).
@@ -182,8 +181,8 @@ def token_logprobs(
     `input_ids`/`attention_mask` are `[B, P + C]`: left-padded prompts then right-padded completions, so every
     completion starts at column `P` (TRL's layout); `completion_mask` `[B, C]` is 1 on real completion tokens,
     whose values are returned (0 elsewhere). Positions come from the attention mask, as in generation, so left
-    padding does not shift them. `share_prompts`: rows with the same prompt share its forward where the model
-    allows (`shares_prompts`). `same_passes`: take the prompt-then-completions passes whenever the model allows,
+    padding does not shift them. Rows with the same prompt share its forward where the model allows
+    (`shares_prompts`). `same_passes`: take the prompt-then-completions passes whenever the model allows,
     also when no two rows share a prompt, so that every call runs the decoder the same number of times (FSDP
     ranks gather each layer's weights in its forward: ranks running different numbers of forwards would hang).
     """
@@ -202,7 +201,7 @@ def token_logprobs(
             entropy = -(logp.exp() * logp).sum(-1) * mask
         return logp.gather(-1, completion_ids[..., None]).squeeze(-1) * mask, entropy
     base = _base(model)
-    two_passes = share_prompts and shares_prompts(model)
+    two_passes = shares_prompts(model)
     if two_passes and input_ids.shape[1] == width:
         if same_passes:  # a prompt pass of no columns cannot run, and the other ranks run theirs
             raise ValueError("every prompt of a micro-batch is empty: learner ranks need at least one prompt token")
