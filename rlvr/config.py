@@ -143,6 +143,10 @@ class RolloutConfig:
     stop: list[str] = field(default_factory=list)  #: extra stop strings (EOS always stops)
     batch_size: int = 64  #: sequences per generation call (hf)
     sync_every: int = 1  #: push learner weights to the engine every N optimizer steps
+    #: actor mode: how weights reach the actors. file (one safetensors file per version in /dev/shm, read by
+    #: every actor) | broadcast (a process group from the weights' writer to every actor: NCCL between GPUs,
+    #: gloo on CPU; rlvr.rollout.broadcast)
+    weight_transport: str = "file"
     gpu_memory_utilization: float = 0.5  #: vllm
     max_model_len: int | None = None  #: vllm; default prompt + max_tokens of the longest prompt
     sleep: bool = True  #: vllm colocate on GPU: free the KV cache and weights while the learner steps
@@ -186,6 +190,19 @@ class RolloutConfig:
             raise ConfigError("rollout.timeout_s and rollout.start_timeout_s must be > 0 (seconds)")
         if self.sync_every < 1:
             raise ConfigError(f"rollout.sync_every must be >= 1 (optimizer steps between syncs), got {self.sync_every}")
+        if self.weight_transport not in ("file", "broadcast"):
+            raise ConfigError(f"rollout.weight_transport must be file or broadcast, got {self.weight_transport!r}")
+        if self.weight_transport == "broadcast" and self.mode != "actor":
+            raise ConfigError(
+                "rollout.weight_transport=broadcast needs rollout.mode=actor (a colocated engine shares "
+                "the learner's weights)"
+            )
+        if self.weight_transport == "broadcast" and self.sync_every != 1:
+            raise ConfigError(
+                "rollout.weight_transport=broadcast needs rollout.sync_every=1: a broadcast keeps no copy of a synced "
+                "version, so a replaced actor loads the learner's current weights, which are the synced ones only "
+                "when every update is synced"
+            )
         if self.batch_size < 1:
             raise ConfigError(f"rollout.batch_size must be >= 1, got {self.batch_size}")
         if self.max_model_len is not None and self.max_model_len <= self.max_tokens:

@@ -31,6 +31,7 @@ from rlvr.config import TrainConfig
 from rlvr.errors import ConfigError, TrainingStopped
 from rlvr.model import resolve_device
 from rlvr.rollout.actors import ActorDied, ActorFrozen, ActorSpec, ProcessHandle, RayHandle
+from rlvr.rollout.broadcast import BroadcastFailed
 from rlvr.rollout.processes import alive, node_id
 from rlvr.rollout.weights import WeightFile
 from rlvr.types import TrainBatch
@@ -166,6 +167,18 @@ class LearnerGroup:
         remove = None if node == node_id() else (lambda: self._call("remove_weights", args=(path,)))
         return WeightFile.written_elsewhere(path, version, size_mb, node, ref, remove)
 
+    def open_weights_channel(self, backend: str, timeout_s: float) -> dict[str, Any]:
+        """Rank 0 hosts the actors' broadcast group (`rlvr.rollout.broadcast`); returns where to join it."""
+        return self._call("open_channel", args=(backend, timeout_s))[0]
+
+    def broadcast_weights(self, dtype: torch.dtype | None, members: list[str]) -> float:
+        """Rank 0 gathers the weights tensor by tensor and broadcasts them to `members`; returns megabytes."""
+        name = str(dtype).removeprefix("torch.") if dtype is not None else None
+        sent = self._call("broadcast_weights", args=(name, members))[0]
+        if isinstance(sent, dict):
+            raise BroadcastFailed(sent["failed"])
+        return sent
+
     def save(self, directory: Path) -> None:
         self._call("save", args=(str(directory.resolve()),))  # a rank's working directory may be another
 
@@ -199,13 +212,20 @@ class LearnerGroup:
 class GatheredWeights:
     """The learner ranks' weights as `NamedTensors` (a callable yielding them) that can also write their own
     file: `ActorGroup.update_weights` takes the file rank 0 wrote as it is, so they are gathered once, written
-    once, and never held whole by the driver or copied into a second file."""
+    once, and never held whole by the driver or copied into a second file. Under
+    `rollout.weight_transport=broadcast` rank 0 sends them to the actors as it gathers them instead."""
 
     def __init__(self, group: LearnerGroup) -> None:
         self.group = group
 
     def write_file(self, version: int, dtype: torch.dtype | None, nodes: set[str]) -> WeightFile:
         return self.group.write_weights(version, dtype, nodes)
+
+    def open_channel(self, backend: str, timeout_s: float) -> dict[str, Any]:
+        return self.group.open_weights_channel(backend, timeout_s)
+
+    def broadcast(self, version: int, dtype: torch.dtype | None, members: list[str]) -> float:
+        return self.group.broadcast_weights(dtype, members)
 
     def __call__(self) -> Iterator[tuple[str, torch.Tensor]]:
         weights = self.write_file(self.group.version, None, set())

@@ -19,6 +19,7 @@ from rlvr.distributed.ranks import Ranks, init_process_group
 from rlvr.learner import Learner
 from rlvr.model import load_model, load_tokenizer, resolve_device
 from rlvr.rollout.actors import ActorSpec, exit_with_parent, own_tree, quiet_transformers
+from rlvr.rollout.broadcast import BroadcastFailed, Sender
 from rlvr.rollout.processes import node_id
 from rlvr.rollout.weights import WeightFile
 
@@ -49,6 +50,7 @@ class RankServer:
         model = shard(load_model(cfg.model, device), cfg)
         self.cfg = cfg
         self.learner = Learner(cfg, model, device, ranks=Ranks())
+        self.sender: Sender | None = None  # rank 0's end of the actors' broadcast group, once opened
 
     def info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "tree": own_tree(), "shm": [], "node": node_id()}
@@ -69,6 +71,23 @@ class RankServer:
             if any(node != weights.node for node in nodes):
                 weights.share()  # actors on other nodes: through Ray's object store, put from here
             return str(weights.path), weights.megabytes, weights.node, weights.ref
+        if command == "open_channel":  # rank 0 sends broadcast weights (rollout.weight_transport=broadcast)
+            if self.rank == 0:
+                self.sender = Sender(args[0], args[1], next(learner.model.parameters()).device)
+                return self.sender.channel.as_dict()
+            return None
+        if command == "broadcast_weights":  # gathered tensor by tensor on every rank; rank 0 sends each bucket
+            dtype_name, members = args
+            if self.rank != 0:
+                for _ in learner.named_weights():
+                    pass
+                return None
+            dtype = getattr(torch, dtype_name) if dtype_name else None
+            specs = [(name, shape, dtype or own) for name, shape, own in learner.weight_specs()]
+            try:
+                return self.sender.send(learner.version, learner.named_weights, specs, members)
+            except BroadcastFailed as exc:  # the driver falls back to a file; the ranks carry on
+                return {"failed": str(exc)}
         if command == "remove_weights":  # a file this rank wrote, on a node the driver cannot reach
             if self.rank == 0:
                 Path(args[0]).unlink(missing_ok=True)

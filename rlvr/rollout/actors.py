@@ -7,8 +7,10 @@ process: a Ray actor when Ray is installed (`rollout.actor_backend=auto|ray`), e
 * A step's prompts are split across the actors. `submit` returns at once, so the learner can train while the
   actors generate; `Pending.result()` collects the groups in order.
 * Weights: one file per synced version (`rlvr.rollout.weights.WeightFile`), written once and read by every
-  actor. Each actor serves its requests in order, so a generation submitted after `update_weights` samples
-  from the new weights without the learner waiting for the load.
+  actor, or (`rollout.weight_transport=broadcast`) a broadcast from the weights' writer to every actor over a
+  process group (`rlvr.rollout.broadcast`), with a file for a version the broadcast could not deliver. Each
+  actor serves its requests in order, so a generation submitted after `update_weights` samples from the new
+  weights without the learner waiting for the load.
 * Death: an actor whose process is gone is restarted, loaded with the current weights, and its unfinished
   requests are issued again (at most `MAX_RESTARTS` restarts in a row before the run stops with the reason).
 * Freeze: an actor that answers nothing for `rollout.timeout_s` (a stopped or deadlocked engine) is killed
@@ -40,6 +42,7 @@ from typing import Any
 
 from rlvr.config import TrainConfig
 from rlvr.rollout.base import RolloutError, SamplingParams
+from rlvr.rollout.broadcast import BroadcastFailed, BroadcastWeights, Sender, group_backend
 from rlvr.rollout.processes import alive, descendants, kill_all, mapped_shm, node_id, unlink_shm
 from rlvr.rollout.weights import NamedTensors, WeightFile, remove_files_of, remove_orphans
 from rlvr.types import Rollout, Sample
@@ -127,6 +130,9 @@ class RolloutServer:
             torch.set_num_threads(spec.cfg.rollout.threads)
         torch.manual_seed(spec.cfg.seed + 7919 * (spec.index + 1))
         self.engine = BACKENDS[spec.cfg.rollout.backend].standalone(spec.cfg)
+        options = dict(spec.options)
+        if "weights_channel" in options:  # rollout.weight_transport=broadcast
+            self.engine.receive_broadcasts(options["weights_channel"], options["weights_member"])
 
     def shm(self) -> set[str]:
         return mapped_shm(own_tree())
@@ -274,6 +280,9 @@ class ProcessHandle:
         self.sent[ticket] = time.monotonic()
         self._outbox.put((ticket, command, args))
 
+    def alive(self) -> bool:
+        return not self._dead and self.process.is_alive()
+
     def wait(self, ticket: int, timeout_s: float) -> tuple[str, Any, float]:
         """The reply to `ticket`; ActorDied if the process is gone, ActorFrozen when the actor has answered
         nothing for `timeout_s` since this request was sent (or since its previous answer, if later: requests
@@ -355,6 +364,10 @@ class RayHandle:
 
     def send(self, ticket: int, command: str, args: tuple) -> None:
         self.refs[ticket] = (self.actor.handle.remote(command, args), time.monotonic())
+
+    def alive(self) -> bool:
+        """False when the actor's process is known to be gone (on this machine; elsewhere Ray tells at `wait`)."""
+        return not self.local or alive(self.info["pid"])
 
     def wait(self, ticket: int, timeout_s: float) -> tuple[str, Any, float]:
         ref, sent = self.refs[ticket]
@@ -457,26 +470,52 @@ class Actor:
     """One engine process behind a handle, with the requests it has not answered yet; restarts it when it
     dies or freezes and issues those requests again."""
 
-    def __init__(self, spec: ActorSpec, backend: str, ray_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        spec: ActorSpec,
+        backend: str,
+        ray_options: dict[str, Any] | None = None,
+        channel: dict[str, Any] | None = None,
+        workers: int = 1,
+    ) -> None:
+        """`channel`: where broadcast weights come from (`rlvr.rollout.broadcast`), None under file transport;
+        `workers`: the engine's processes that each receive them (vLLM's tensor-parallel workers)."""
         self.spec = spec
         self.backend = backend
         self.ray_options = ray_options
+        self.channel = channel
+        self.workers = workers
         self.restarts = 0
         self.in_a_row = 0
         self.events: list[dict[str, Any]] = []
         self.pending: dict[int, tuple[str, tuple]] = {}  # ticket -> request, in order
-        self.weights: WeightFile | None = None  # the newest version sent: what a restarted actor loads
+        self.weights: WeightFile | BroadcastWeights | None = None  # the newest version sent
         self.loaded_version = -1
         self.busy_s = 0.0
         self._tickets = 0
         self.handle = self._start()
 
+    @property
+    def member(self) -> str:
+        """The name this process receives broadcast weights under: a replaced actor is a new member."""
+        return f"actor{self.spec.index}.{self.restarts}"
+
+    @property
+    def members(self) -> list[str]:
+        """The receivers in this actor's engine, one per worker."""
+        return [f"{self.member}.w{k}" for k in range(self.workers)]
+
     def _start(self) -> ProcessHandle | RayHandle:
         timeout = self.spec.cfg.rollout.start_timeout_s
+        spec = self.spec
+        if self.channel is not None:
+            spec = replace(
+                spec, options=(*spec.options, ("weights_channel", self.channel), ("weights_member", self.member))
+            )
         try:
             if self.backend == "ray":
-                return RayHandle(self.spec, timeout, self.ray_options)
-            return ProcessHandle(self.spec, timeout)
+                return RayHandle(spec, timeout, self.ray_options)
+            return ProcessHandle(spec, timeout)
         except ActorDied as exc:
             raise RolloutError(f"rollout actor {self.spec.index} ({self.backend}) failed to start: {exc}") from None
 
@@ -485,7 +524,10 @@ class Actor:
         """The machine the actor runs on (where a weight file's path means something)."""
         return self.handle.info.get("node", "")
 
-    def load(self, weights: WeightFile) -> int:
+    def alive(self) -> bool:
+        return self.handle.alive()
+
+    def load(self, weights: WeightFile | BroadcastWeights) -> int:
         """Queue the load of `weights` (remembered: a restarted actor loads them first)."""
         self.weights = weights
         return self.submit("load_weights", weights.payload_for(self.node), weights.version)
@@ -530,13 +572,13 @@ class Actor:
                 f"rollout actor {self.spec.index} failed {MAX_RESTARTS + 1} times in a row; last: {reason}"
             )
         self.handle.kill()
+        self.restarts += 1  # first: the new process is a new member of the broadcast group
         self.handle = self._start()
-        self.restarts += 1
         self.events.append({"event": "rollout_restart", "actor": self.spec.index, "reason": reason})
         unanswered = list(self.pending.items())
         self.pending.clear()
         if self.weights is not None:
-            self.load(self.weights)
+            self.load(self.weights.standalone())  # a version broadcast before it started: from a file
         for ticket, (command, args) in unanswered:
             if command == "load_weights":
                 continue  # the newest weights are loaded above; an older load would go back
@@ -581,15 +623,23 @@ class PendingGroup:
 class ActorGroup:
     """`rollout.actors` engines in processes of their own, behind the RolloutEngine protocol."""
 
-    def __init__(self, cfg: TrainConfig, backend: str, dtype, cluster=None) -> None:
-        """`cluster`: the run's `rlvr.distributed.cluster.RayCluster` under cluster=ray (it places the actors)."""
+    def __init__(
+        self, cfg: TrainConfig, backend: str, dtype, cluster=None, weights: NamedTensors | None = None
+    ) -> None:
+        """`cluster`: the run's `rlvr.distributed.cluster.RayCluster` under cluster=ray (it places the actors);
+        `weights`: the learner's (`named_weights`), whose writer hosts the broadcast channel under
+        `rollout.weight_transport=broadcast` (learner ranks open it on rank 0, `open_channel`)."""
         self.cfg = cfg
-        self.dtype = dtype  # the sampling dtype the weight files are written in
+        self.dtype = dtype  # the sampling dtype the weights travel in
         self.weight_version = 0
-        self._files: list[WeightFile] = []
+        self._files: list[WeightFile | BroadcastWeights] = []
+        self._events: list[dict[str, Any]] = []
         self._first_actor = 0  # where the next submission's first slice goes (see `submit`)
+        self.sender: Sender | None = None  # the broadcast's writer end, when it is this process
         remove_orphans()
         r = cfg.rollout
+        channel = self._open_channel(weights) if r.weight_transport == "broadcast" else None
+        workers = r.tensor_parallel_size if r.backend == "vllm" else 1
         gpus = actor_gpus(r.actors, r.tensor_parallel_size, _cuda_devices() if backend == "process" else 0)
         specs = [ActorSpec(cfg, i, os.getpid(), gpus[i], parent_node=node_id()) for i in range(r.actors)]
         if backend == "ray":
@@ -600,7 +650,7 @@ class ActorGroup:
         def start(spec: ActorSpec) -> None:
             try:
                 options = cluster.options("actor", spec.index) if cluster is not None else None
-                self.actors.append(Actor(spec, backend, options))
+                self.actors.append(Actor(spec, backend, options, channel, workers))
             except BaseException as exc:  # reported below, after every start has ended
                 errors.append(exc)
 
@@ -614,6 +664,18 @@ class ActorGroup:
             self.close()
             raise errors[0]
 
+    def _open_channel(self, weights: NamedTensors | None) -> dict[str, Any]:
+        """Where the actors receive broadcast weights from: rank 0 of sharded learner ranks, else this process."""
+        from rlvr.model import resolve_device
+
+        device = resolve_device(self.cfg.model.device)
+        backend, timeout_s = group_backend(device), self.cfg.rollout.timeout_s
+        open_channel = getattr(weights, "open_channel", None)
+        if open_channel is not None:
+            return open_channel(backend, timeout_s)
+        self.sender = Sender(backend, timeout_s, device)
+        return self.sender.channel.as_dict()
+
     @property
     def restarts(self) -> int:
         return sum(a.restarts for a in self.actors)
@@ -624,7 +686,7 @@ class ActorGroup:
         return sum(a.busy_s for a in self.actors)
 
     def events(self) -> list[dict[str, Any]]:
-        out = []
+        out, self._events = self._events, []
         for actor in self.actors:
             out += actor.events
             actor.events = []
@@ -651,18 +713,15 @@ class ActorGroup:
         return self.submit(samples, params).result()
 
     def update_weights(self, named_tensors: NamedTensors, version: int) -> dict[str, float]:
-        """Write the weights once and queue their load on every actor (in parallel, behind whatever each is
-        doing); returns at once. Every later generation on an actor uses them.
+        """Send the weights once and queue their load on every actor (in parallel, behind whatever each is
+        doing); returns once they are sent. Every later generation on an actor uses them.
 
-        Weights that can write their own file (`write_file`: learner ranks, where rank 0 gathers them shard by
-        shard) are written there, in the sampling dtype, and handed over as they are: the driver never holds
-        them."""
+        Under `rollout.weight_transport=broadcast` they go to every actor over the broadcast group, else (and
+        for a version the broadcast could not deliver) into one weight file."""
         start = time.perf_counter()
-        write_file = getattr(named_tensors, "write_file", None)
-        if write_file is not None:
-            weights = write_file(version, self.dtype, {actor.node for actor in self.actors})
-        else:
-            weights = WeightFile(named_tensors, version, self.dtype)
+        weights = self._broadcast(named_tensors, version) if self.cfg.rollout.weight_transport == "broadcast" else None
+        if weights is None:
+            weights = self._write_file(named_tensors, version)
         self._files.append(weights)
         for actor in self.actors:
             actor.load(weights)
@@ -673,6 +732,37 @@ class ActorGroup:
             "rollout/sync_mb": weights.megabytes,
             "rollout/sync_mb_per_s": weights.megabytes / max(seconds, 1e-9),
         }
+
+    def _write_file(self, named_tensors: NamedTensors, version: int) -> WeightFile:
+        """The weights in one file, in the sampling dtype. Weights that can write their own (`write_file`:
+        learner ranks, where rank 0 gathers them shard by shard) are written there and handed over as they
+        are: the driver never holds them."""
+        write_file = getattr(named_tensors, "write_file", None)
+        if write_file is not None:
+            return write_file(version, self.dtype, {actor.node for actor in self.actors})
+        return WeightFile(named_tensors, version, self.dtype)
+
+    def _broadcast(self, named_tensors: NamedTensors, version: int) -> BroadcastWeights | None:
+        """Broadcast `version` to every actor; None when it could not be (a file carries it instead).
+
+        An actor found dead is not waited for: the version goes by file, which its replacement loads when it
+        restarts, and the next version forms a group with the new process."""
+        dead = [actor.spec.index for actor in self.actors if not actor.alive()]
+        reason = f"actor {dead[0]} is not running" if dead else None
+        members = [m for actor in self.actors for m in actor.members]
+        if reason is None:
+            try:
+                send = getattr(named_tensors, "broadcast", None)  # learner ranks: rank 0 sends as it gathers
+                if send is not None:
+                    megabytes = send(version, self.dtype, members)
+                else:
+                    specs = [(name, tuple(t.shape), self.dtype or t.dtype) for name, t in named_tensors()]
+                    megabytes = self.sender.send(version, named_tensors, specs, members)
+                return BroadcastWeights(version, megabytes, lambda: self._write_file(named_tensors, version))
+            except BroadcastFailed as exc:
+                reason = str(exc)
+        self._events.append({"event": "weights_broadcast_failed", "version": version, "reason": reason})
+        return None
 
     def wait_for_weights(self) -> None:
         """Until every actor has loaded the newest weights (and everything queued before them)."""
@@ -698,4 +788,5 @@ class ActorGroup:
         for weights in self._files:
             weights.remove()
         self._files = []
+        self.sender = None  # its store closes with it
         remove_files_of(os.getpid())  # one interrupted while being written, too

@@ -115,5 +115,10 @@ class InProcessEngine:
         tensors = decode(payload)
         return self.update_weights(lambda: tensors.items(), version)
 
+    def receive_broadcasts(self, channel: dict[str, Any], member: str) -> None:
+        """Start receiving weights broadcast over `channel` as `member` (`rlvr.rollout.broadcast`), in the
+        process that holds the engine's model."""
+        raise NotImplementedError(f"{type(self).__name__} cannot receive broadcast weights")
+
     def events(self) -> list[dict[str, Any]]:
         return []

@@ -94,7 +94,7 @@ def make_engine(cfg: TrainConfig, learner, tokenizer, cluster=None) -> RolloutEn
     from rlvr.model import DTYPES
     from rlvr.rollout.actors import ActorGroup
 
-    group = ActorGroup(cfg, actor_backend(cfg), DTYPES[cfg.model.dtype], cluster)
+    group = ActorGroup(cfg, actor_backend(cfg), DTYPES[cfg.model.dtype], cluster, learner.named_weights)
     try:
         group.update_weights(learner.named_weights, learner.version)
     except BaseException:

@@ -18,7 +18,7 @@ import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import DynamicCache
@@ -223,6 +223,11 @@ class HFEngine(InProcessEngine):
             size = sum(t.numel() * t.element_size() for t in tensors.values()) / 2**20
         self.weight_version = version
         return {"rollout/sync_s": time.perf_counter() - start, "rollout/sync_mb": size}
+
+    def receive_broadcasts(self, channel: dict[str, Any], member: str) -> None:
+        from rlvr.rollout.broadcast import start_receiver
+
+        start_receiver(channel, f"{member}.w0", next(self.model.parameters()).device)
 
     def close(self) -> None:
         """Nothing to release: the model belongs to the learner."""

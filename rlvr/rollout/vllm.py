@@ -270,6 +270,10 @@ class VLLMEngine(InProcessEngine):
         self._weights = payload if self.restart_on_death else None
         self.weight_version = version
 
+    def receive_broadcasts(self, channel: dict[str, Any], member: str) -> None:
+        """Each of the engine's workers receives by itself (the weights go to every GPU of the engine)."""
+        self.llm.collective_rpc("rlvr_receive_weights", args=(channel, member))
+
     def update_weights(self, named_tensors: NamedTensors, version: int) -> dict[str, float]:
         start = time.perf_counter()
         payload, megabytes = encode(named_tensors, DTYPES[self.options["dtype"]])

@@ -2,7 +2,9 @@
 
 Loaded by name (`LLM(worker_extension_cls="rlvr.rollout.vllm_worker.WeightSync")`) and mixed into the
 worker class; the learner reaches it through `llm.collective_rpc("rlvr_load_weights", ...)`, vLLM's
-supported extension point, so no checkpoint is written to disk. The method name is our own on purpose: the
+supported extension point, so no checkpoint is written to disk. Under `rollout.weight_transport=broadcast`
+each worker receives the weights itself (`rlvr_receive_weights` starts its receiving thread) and the payload
+only names the version to load. The method name is our own on purpose: the
 worker already has an `update_weights`, and vLLM refuses an extension that shadows it.
 """
 
@@ -15,6 +17,14 @@ from rlvr.rollout.weights import decode
 
 class WeightSync:
     """Worker extension: load the learner's weights into the running model, in place."""
+
+    def rlvr_receive_weights(self, channel: dict[str, Any], member: str) -> None:
+        import torch
+
+        from rlvr.rollout.broadcast import start_receiver
+
+        device = getattr(self, "device", None) or torch.device("cpu")
+        start_receiver(channel, f"{member}.w{getattr(self, 'rank', 0)}", device)
 
     def rlvr_load_weights(self, payload: dict[str, Any]) -> int:
         tensors = decode(payload)

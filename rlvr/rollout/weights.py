@@ -75,7 +75,14 @@ def encode(named_tensors: NamedTensors, dtype: torch.dtype, *, same_gpu: bool = 
 
 
 def decode(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Weights as `encode` packed them: safetensors bytes, a safetensors file, or CUDA IPC handles."""
+    """Weights as `encode` packed them (safetensors bytes or CUDA IPC handles), a safetensors file, or a version
+    this process received by broadcast (`rlvr.rollout.broadcast`)."""
+    from rlvr.rollout import broadcast
+
+    if payload["kind"] == "broadcast":
+        return broadcast.take(payload["version"])
+    if "version" in payload:  # loaded another way: a staged broadcast copy of it (or older) is obsolete
+        broadcast.settle(payload["version"])
     if payload["kind"] == "bytes":
         from safetensors.torch import load
 
@@ -179,6 +186,10 @@ class WeightFile:
     @property
     def payload(self) -> dict[str, Any]:
         return {"kind": "file", "path": str(self.path), "version": self.version}
+
+    def standalone(self) -> WeightFile:
+        """What a process that starts after this version was sent loads: the file itself."""
+        return self
 
     def share(self) -> None:
         """Put the bytes in Ray's object store for actors on other nodes (in the writer's process, once)."""

@@ -1,5 +1,7 @@
 """Learner ranks: `learner.world_size=2` (FSDP2 over gloo, on this CPU) against one learner process on the same
-global batches. The same per-step loss and gradient norm (1e-4 relative) and the same weights at the end; a
+global batches. The same per-step loss and gradient norm (1e-4 relative) and the same weights at the end (the
+two ranks' actors get their weights by broadcast from rank 0, the one process's by file: the same rollouts
+show that both deliver the same weights); a
 checkpoint written by two ranks resumes in one process (resharded by torch.distributed.checkpoint) with the
 same next step as the two-rank run itself. A killed rank stops the run with one line, takes every process with
 it, and `resume=auto` finishes the run."""
@@ -57,9 +59,10 @@ def assert_same_step(a: dict, b: dict) -> None:
 @pytest.fixture(scope="module")
 def runs(tiny_model_dir, tmp_path_factory):
     out = {}
-    for world_size in (1, 2):
+    for world_size, transport in ((1, "file"), (2, "broadcast")):
         run_dir = tmp_path_factory.mktemp(f"world{world_size}")
-        proc = run_cli("train", *overrides(tiny_model_dir, run_dir, world_size), timeout=600)
+        transport = f"rollout.weight_transport={transport}"
+        proc = run_cli("train", *overrides(tiny_model_dir, run_dir, world_size, transport), timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         out[world_size] = run_dir
     return out
@@ -68,6 +71,8 @@ def runs(tiny_model_dir, tmp_path_factory):
 def test_two_ranks_train_as_one_process_does(runs):
     one, two = steps(runs[1]), steps(runs[2])
     assert sorted(one) == sorted(two) == [1, 2, 3]
+    assert "weights_broadcast_failed" not in (runs[2] / "metrics.jsonl").read_text()  # no version went by file
+    assert not list(runs[2].rglob("rlvr-weights-*"))
     for step in one:
         assert_same_step(one[step], two[step])
         assert two[step]["learn/micro_batches"] >= 2  # each rank ran its own micro-batch: really sharded
@@ -76,8 +81,12 @@ def test_two_ranks_train_as_one_process_does(runs):
     b = load_file(runs[2] / "model" / "model.safetensors")
     base = load_file(runs[1] / "checkpoints" / "step_000000" / "model.safetensors")
     assert a.keys() == b.keys()
+    # the two runs' updates agree in norm to 1e-4 relative, tensor by tensor. Not element by element: Adam
+    # divides by the gradient's running RMS, so where a gradient is nearly zero float noise of the reduction
+    # order moves the update by a percent (seen: 1.325e-3 against 1.337e-3 after 6 optimizer steps)
     for name in a:
-        assert (a[name] - b[name]).abs().max() < 1e-5, name
+        update = (a[name] - base[name]).norm()
+        assert (a[name] - b[name]).norm() <= 1e-4 * update + 1e-7, name
     assert any((a[name] - base[name]).abs().max() > 1e-4 for name in a)  # and training changed them
 
 

@@ -1,7 +1,8 @@
-"""vLLM in actor processes (a subprocess, and a Ray actor): rollouts and weights cross the boundary, a killed
-actor is replaced, and an error that is not a death is reported at once instead of restarting the engine. The
-engine core runs inside the actor process (tensor_parallel_size 1): the actor is the whole engine, so killing it
-leaves nothing behind; the colocated engine's own processes and shared memory are checked in test_colocate.py."""
+"""vLLM in actor processes (a subprocess, and a Ray actor receiving broadcast weights): rollouts and weights cross the
+boundary, a killed actor is replaced, and an error that is not a death is reported at once instead of restarting the
+engine. The engine core runs inside the actor process (tensor_parallel_size 1): the actor is the whole engine, so
+killing it leaves nothing behind; the colocated engine's own processes and shared memory are checked in
+test_colocate.py."""
 
 import os
 import signal
@@ -73,12 +74,16 @@ def test_subprocess_actor(tiny_model_dir, tmp_path):
     assert shm & shm_entries() == set()  # whatever shared memory the actors mapped went with them
 
 
-def test_ray_actor(tiny_model_dir, tmp_path):
+def test_ray_actor_receiving_broadcast_weights(tiny_model_dir, tmp_path):
+    """The vLLM worker receives the weights itself (`rlvr_receive_weights`) over the gloo group, at the Ray
+    node's address; no version falls back to a file."""
     require("ray", importable("ray"), "pip install 'rlvr[ray]'")
-    setup = Setup(tiny_model_dir, tmp_path, "rollout.mode=actor", "rollout.actor_backend=ray")
+    transport = "rollout.weight_transport=broadcast"
+    setup = Setup(tiny_model_dir, tmp_path, "rollout.mode=actor", "rollout.actor_backend=ray", transport)
     engine = make_engine(setup.cfg, setup.learner, setup.tokenizer)
     try:
         check_follows_the_learner(setup, engine)
+        assert engine.events() == [] and engine.sender.members == ["actor0.0.w0"]
         tree, shm = footprint(engine)
         engine.actors[0].handle.kill()  # a killed Ray actor: its engine and shared memory must go too
         assert not any(alive(p) for p in tree)
