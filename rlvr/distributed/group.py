@@ -167,17 +167,18 @@ class LearnerGroup:
         remove = None if node == node_id() else (lambda: self._call("remove_weights", args=(path,)))
         return WeightFile.written_elsewhere(path, version, size_mb, node, ref, remove)
 
-    def open_weights_channel(self, backend: str, timeout_s: float) -> dict[str, Any]:
+    def open_weights_channel(self, backend: str, depth: int) -> dict[str, Any]:
         """Rank 0 hosts the actors' broadcast group (`rlvr.rollout.broadcast`); returns where to join it."""
-        return self._call("open_channel", args=(backend, timeout_s))[0]
+        return self._call("open_channel", args=(backend, depth))[0]
 
-    def broadcast_weights(self, dtype: torch.dtype | None, members: list[str]) -> float:
-        """Rank 0 gathers the weights tensor by tensor and broadcasts them to `members`; returns megabytes."""
+    def broadcast_weights(self, dtype: torch.dtype | None, members: list[str]) -> tuple[float, int]:
+        """Rank 0 gathers the weights tensor by tensor and broadcasts them to `members`; returns the megabytes
+        and the send's sequence number."""
         name = str(dtype).removeprefix("torch.") if dtype is not None else None
         sent = self._call("broadcast_weights", args=(name, members))[0]
         if isinstance(sent, dict):
-            raise BroadcastFailed(sent["failed"])
-        return sent
+            raise BroadcastFailed(sent["failed"], sent["sequence"])
+        return tuple(sent)
 
     def save(self, directory: Path) -> None:
         self._call("save", args=(str(directory.resolve()),))  # a rank's working directory may be another
@@ -221,10 +222,10 @@ class GatheredWeights:
     def write_file(self, version: int, dtype: torch.dtype | None, nodes: set[str]) -> WeightFile:
         return self.group.write_weights(version, dtype, nodes)
 
-    def open_channel(self, backend: str, timeout_s: float) -> dict[str, Any]:
-        return self.group.open_weights_channel(backend, timeout_s)
+    def open_channel(self, backend: str, depth: int) -> dict[str, Any]:
+        return self.group.open_weights_channel(backend, depth)
 
-    def broadcast(self, version: int, dtype: torch.dtype | None, members: list[str]) -> float:
+    def broadcast(self, version: int, dtype: torch.dtype | None, members: list[str]) -> tuple[float, int]:
         return self.group.broadcast_weights(dtype, members)
 
     def __call__(self) -> Iterator[tuple[str, torch.Tensor]]:

@@ -73,7 +73,8 @@ class RankServer:
             return str(weights.path), weights.megabytes, weights.node, weights.ref
         if command == "open_channel":  # rank 0 sends broadcast weights (rollout.weight_transport=broadcast)
             if self.rank == 0:
-                self.sender = Sender(args[0], args[1], next(learner.model.parameters()).device)
+                backend, depth = args
+                self.sender = Sender(backend, next(learner.model.parameters()).device, depth=depth)
                 return self.sender.channel.as_dict()
             return None
         if command == "broadcast_weights":  # gathered tensor by tensor on every rank; rank 0 sends each bucket
@@ -87,7 +88,7 @@ class RankServer:
             try:
                 return self.sender.send(learner.version, learner.named_weights, specs, members)
             except BroadcastFailed as exc:  # the driver falls back to a file; the ranks carry on
-                return {"failed": str(exc)}
+                return {"failed": str(exc), "sequence": exc.sequence}
         if command == "remove_weights":  # a file this rank wrote, on a node the driver cannot reach
             if self.rank == 0:
                 Path(args[0]).unlink(missing_ok=True)

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.config import TrainConfig
+from rlvr.errors import ConfigError
 from rlvr.rollout.base import RolloutError, SamplingParams
 from rlvr.rollout.broadcast import BroadcastFailed, BroadcastWeights, Sender, group_backend
 from rlvr.rollout.processes import alive, descendants, kill_all, mapped_shm, node_id, unlink_shm
@@ -450,12 +451,13 @@ def _visible_gpus(gpus: tuple[int, ...]):
             os.environ["CUDA_VISIBLE_DEVICES"] = before
 
 
-def actor_gpus(actors: int, per_actor: int, devices: int) -> list[tuple[int, ...]]:
-    """CUDA devices for each actor: after the learner's device 0 when there are enough for everyone, else
-    from device 0 (actors share the learner's GPU, each with its own memory budget). No GPUs: none."""
+def actor_gpus(actors: int, per_actor: int, devices: int, learner_gpus: int = 1) -> list[tuple[int, ...]]:
+    """CUDA devices for each actor: after the learner's devices (0 .. learner_gpus - 1: one per rank) when there
+    are enough for everyone, else from device 0 (actors share the learner's GPUs, each engine with its own
+    memory budget). No GPUs: none."""
     if devices == 0:
         return [() for _ in range(actors)]
-    first = 1 if devices >= 1 + actors * per_actor else 0
+    first = learner_gpus if devices >= learner_gpus + actors * per_actor else 0
     if first + actors * per_actor > devices:
         raise RolloutError(
             f"rollout.actors={actors} x rollout.tensor_parallel_size={per_actor} GPUs do not fit on {devices} GPUs"
@@ -638,9 +640,14 @@ class ActorGroup:
         self.sender: Sender | None = None  # the broadcast's writer end, when it is this process
         remove_orphans()
         r = cfg.rollout
-        channel = self._open_channel(weights) if r.weight_transport == "broadcast" else None
+        gpus = actor_gpus(
+            r.actors, r.tensor_parallel_size, _cuda_devices() if backend == "process" else 0, cfg.learner.world_size
+        )
+        channel = None
+        if r.weight_transport == "broadcast":
+            self._check_own_gpus(gpus, cluster)
+            channel = self._open_channel(weights)
         workers = r.tensor_parallel_size if r.backend == "vllm" else 1
-        gpus = actor_gpus(r.actors, r.tensor_parallel_size, _cuda_devices() if backend == "process" else 0)
         specs = [ActorSpec(cfg, i, os.getpid(), gpus[i], parent_node=node_id()) for i in range(r.actors)]
         if backend == "ray":
             start_ray()  # here, on this thread: see start_ray
@@ -664,16 +671,29 @@ class ActorGroup:
             self.close()
             raise errors[0]
 
+    def _check_own_gpus(self, gpus: list[tuple[int, ...]], cluster) -> None:
+        """NCCL takes one process per GPU: a broadcast group cannot include actors on the learner's GPUs."""
+        from rlvr.model import resolve_device
+
+        if resolve_device(self.cfg.model.device).type != "cuda":
+            return
+        shared = any(g and min(g) < self.cfg.learner.world_size for g in gpus)
+        if shared or (cluster is not None and self.cfg.cluster.actor_gpus == 0):
+            raise ConfigError(
+                "rollout.weight_transport=broadcast needs the actors on GPUs of their own (NCCL takes one process "
+                "per GPU) and these share the learner's: set rollout.weight_transport=file"
+            )
+
     def _open_channel(self, weights: NamedTensors | None) -> dict[str, Any]:
         """Where the actors receive broadcast weights from: rank 0 of sharded learner ranks, else this process."""
         from rlvr.model import resolve_device
 
         device = resolve_device(self.cfg.model.device)
-        backend, timeout_s = group_backend(device), self.cfg.rollout.timeout_s
+        backend, depth = group_backend(device), max(1, self.cfg.rollout.max_staleness)
         open_channel = getattr(weights, "open_channel", None)
         if open_channel is not None:
-            return open_channel(backend, timeout_s)
-        self.sender = Sender(backend, timeout_s, device)
+            return open_channel(backend, depth)
+        self.sender = Sender(backend, device, depth=depth)
         return self.sender.channel.as_dict()
 
     @property
@@ -719,9 +739,12 @@ class ActorGroup:
         Under `rollout.weight_transport=broadcast` they go to every actor over the broadcast group, else (and
         for a version the broadcast could not deliver) into one weight file."""
         start = time.perf_counter()
-        weights = self._broadcast(named_tensors, version) if self.cfg.rollout.weight_transport == "broadcast" else None
+        weights, failed = None, 0
+        if self.cfg.rollout.weight_transport == "broadcast":
+            weights, failed = self._broadcast(named_tensors, version)
         if weights is None:
             weights = self._write_file(named_tensors, version)
+            weights.settles = failed
         self._files.append(weights)
         for actor in self.actors:
             actor.load(weights)
@@ -742,27 +765,29 @@ class ActorGroup:
             return write_file(version, self.dtype, {actor.node for actor in self.actors})
         return WeightFile(named_tensors, version, self.dtype)
 
-    def _broadcast(self, named_tensors: NamedTensors, version: int) -> BroadcastWeights | None:
-        """Broadcast `version` to every actor; None when it could not be (a file carries it instead).
+    def _broadcast(self, named_tensors: NamedTensors, version: int) -> tuple[BroadcastWeights | None, int]:
+        """Broadcast `version` to every actor; (None, the failed send) when it could not be (a file carries it
+        instead, naming that send so that a copy staged anyway is dropped).
 
         An actor found dead is not waited for: the version goes by file, which its replacement loads when it
         restarts, and the next version forms a group with the new process."""
         dead = [actor.spec.index for actor in self.actors if not actor.alive()]
-        reason = f"actor {dead[0]} is not running" if dead else None
+        reason, failed = (f"actor {dead[0]} is not running" if dead else None), 0
         members = [m for actor in self.actors for m in actor.members]
         if reason is None:
             try:
                 send = getattr(named_tensors, "broadcast", None)  # learner ranks: rank 0 sends as it gathers
                 if send is not None:
-                    megabytes = send(version, self.dtype, members)
+                    megabytes, sequence = send(version, self.dtype, members)
                 else:
                     specs = [(name, tuple(t.shape), self.dtype or t.dtype) for name, t in named_tensors()]
-                    megabytes = self.sender.send(version, named_tensors, specs, members)
-                return BroadcastWeights(version, megabytes, lambda: self._write_file(named_tensors, version))
+                    megabytes, sequence = self.sender.send(version, named_tensors, specs, members)
+                file = lambda: self._write_file(named_tensors, version)  # noqa: E731
+                return BroadcastWeights(version, sequence, megabytes, file), 0
             except BroadcastFailed as exc:
-                reason = str(exc)
+                reason, failed = str(exc), exc.sequence
         self._events.append({"event": "weights_broadcast_failed", "version": version, "reason": reason})
-        return None
+        return None, failed
 
     def wait_for_weights(self) -> None:
         """Until every actor has loaded the newest weights (and everything queued before them)."""

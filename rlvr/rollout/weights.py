@@ -80,9 +80,9 @@ def decode(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
     from rlvr.rollout import broadcast
 
     if payload["kind"] == "broadcast":
-        return broadcast.take(payload["version"])
-    if "version" in payload:  # loaded another way: a staged broadcast copy of it (or older) is obsolete
-        broadcast.settle(payload["version"])
+        return broadcast.take(payload["sequence"], payload["version"])
+    if payload.get("settles"):  # a file for a version whose broadcast failed: a copy staged anyway is obsolete
+        broadcast.settle(payload["settles"])
     if payload["kind"] == "bytes":
         from safetensors.torch import load
 
@@ -162,6 +162,7 @@ class WeightFile:
         specs = [(name, shape, dtype or own) for name, shape, own in specs]
         self.megabytes = sum(math.prod(shape) * d.itemsize for _, shape, d in specs) / 2**20
         self.version = version
+        self.settles = 0  # the broadcast send it replaces, when one failed (`rlvr.rollout.broadcast.settle`)
         self.node = node_id()  # the machine whose file system holds it
         self.ref: Any = None  # its bytes in Ray's object store, once an actor on another node needs them
         directory = weights_dir(int(self.megabytes * 2**20))
@@ -180,12 +181,13 @@ class WeightFile:
         weights.path, weights.version, weights.megabytes, weights.node, weights.ref = (
             Path(path), version, size_mb, node, ref,
         )  # fmt: skip
+        weights.settles = 0
         weights._remove = remove
         return weights
 
     @property
     def payload(self) -> dict[str, Any]:
-        return {"kind": "file", "path": str(self.path), "version": self.version}
+        return {"kind": "file", "path": str(self.path), "version": self.version, "settles": self.settles}
 
     def standalone(self) -> WeightFile:
         """What a process that starts after this version was sent loads: the file itself."""
@@ -208,7 +210,7 @@ class WeightFile:
             if self.node != node_id():
                 raise RuntimeError(f"weights v{self.version} are on another node and were not shared")
             self.share()
-        return {"kind": "ray", "ref": self.ref, "version": self.version}
+        return {"kind": "ray", "ref": self.ref, "version": self.version, "settles": self.settles}
 
     def remove(self) -> None:
         remove = getattr(self, "_remove", None)

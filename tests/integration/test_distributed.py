@@ -72,7 +72,6 @@ def test_two_ranks_train_as_one_process_does(runs):
     one, two = steps(runs[1]), steps(runs[2])
     assert sorted(one) == sorted(two) == [1, 2, 3]
     assert "weights_broadcast_failed" not in (runs[2] / "metrics.jsonl").read_text()  # no version went by file
-    assert not list(runs[2].rglob("rlvr-weights-*"))
     for step in one:
         assert_same_step(one[step], two[step])
         assert two[step]["learn/micro_batches"] >= 2  # each rank ran its own micro-batch: really sharded

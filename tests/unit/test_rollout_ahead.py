@@ -109,6 +109,8 @@ def test_steps_with_fewer_prompts_than_actors_take_turns_on_them():
 def test_actor_gpus():
     assert actor_gpus(2, 1, 0) == [(), ()]  # CPU
     assert actor_gpus(2, 1, 3) == [(1,), (2,)]  # the learner keeps GPU 0
+    assert actor_gpus(2, 1, 4, learner_gpus=2) == [(2,), (3,)]  # two ranks keep GPUs 0 and 1
+    assert actor_gpus(2, 1, 3, learner_gpus=2) == [(0,), (1,)]  # too few: shared
     assert actor_gpus(2, 2, 4) == [(0, 1), (2, 3)]  # not enough for a GPU of its own: share the learner's
     with pytest.raises(RolloutError, match="do not fit"):
         actor_gpus(3, 2, 4)
