@@ -55,9 +55,13 @@ def wandb(monkeypatch) -> Recorder:
 
 
 def overrides(model_dir, run_dir, *extra):
+    # the one rollback this test is about is the injected NaN: the format reward of the barely-trained test
+    # model is noisy enough over 9 steps for reward_drop to fire too (seen after a resume: 0.104 against a
+    # best of 0.229), which would make the steps it expects depend on the build's float rounding
     return tiny_overrides(
         model_dir, run_dir, "tracking.wandb=offline", "eval.before_training=false", "eval.after_training=false",
-        "eval.every=0", "reward=[format]", "checkpoint.every=2", "optim.lr=1e-3", *extra,
+        "eval.every=0", "reward=[format]", "checkpoint.every=2", "optim.lr=1e-3", "monitor.reward_drop.enabled=false",
+        *extra,
     )  # fmt: skip
 
 
