@@ -452,14 +452,11 @@ class TrainConfig:
                 "algo.tis_cap (e.g. 2.0), the cap of the behaviour importance weight that corrects for it "
                 "(or use the preset rollout=async)"
             )
-        if self.learner.world_size > 1:
-            if self.rollout.mode != "actor":
-                raise ConfigError(
-                    f"learner.world_size={self.learner.world_size} needs rollout.mode=actor: the learner ranks "
-                    "hold only shards of the policy, so rollouts come from actors with their own copy"
-                )
-            if self.model.lora.rank > 0:
-                raise ConfigError("learner.world_size > 1 with LoRA is not supported yet: use world_size=1")
+        if self.learner.world_size > 1 and self.rollout.mode != "actor":
+            raise ConfigError(
+                f"learner.world_size={self.learner.world_size} needs rollout.mode=actor: the learner ranks "
+                "hold only shards of the policy, so rollouts come from actors with their own copy"
+            )
         self._check_cluster()
         if self.overwrite and self.resume != "none":
             raise ConfigError("overwrite=true deletes run_dir first, so it cannot be combined with resume")

@@ -282,27 +282,23 @@ class Learner:
     def named_weights(self) -> Iterator[tuple[str, torch.Tensor]]:
         """Full weights under the base model's parameter names, for engine sync. With LoRA each adapted
         weight is W + scale * B @ A, computed fresh: merging into the model and unmerging again would let
-        float error creep into W at every sync."""
+        float error creep into W at every sync. Sharded, each tensor (and an adapter's A and B) is gathered
+        when it is yielded, in the same order on every rank: no rank holds the whole model at once."""
         model = self.model
         if not hasattr(model, "peft_config"):
             for name, tensor in model.state_dict().items():
                 yield name, full(tensor.detach())  # sharded: gathered one tensor at a time, on every rank
             return
-        from peft.tuners.lora import LoraLayer
-
-        base = model.get_base_model()
-        deltas = {}
-        for name, module in base.named_modules():
-            if isinstance(module, LoraLayer):
-                adapters = [a for a in module.active_adapters if a in module.lora_A]
-                if adapters:
-                    deltas[f"{name}.weight"] = sum(module.get_delta_weight(a) for a in adapters)
+        adapted = lora_layers(model)
         with torch.no_grad():
-            for name, tensor in base.state_dict().items():
+            for name, tensor in model.get_base_model().state_dict().items():
                 if "lora_" in name:
                     continue
                 clean = name.replace(".base_layer", "")
-                yield clean, (tensor + deltas[clean].to(tensor.dtype)) if clean in deltas else tensor.detach()
+                weight = full(tensor.detach())
+                if clean in adapted:
+                    weight = weight + lora_delta(adapted[clean]).to(weight.dtype)
+                yield clean, weight
 
     def state_dict(self) -> dict:
         """LR schedule and weight version (the weights and optimizer are `save`'s)."""
@@ -331,7 +327,10 @@ class Learner:
         if is_sharded(self.model):
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 
-            set_model_state_dict(self.model, tensors, options=StateDictOptions(full_state_dict=True))
+            lora = hasattr(self.model, "peft_config")
+            if lora:  # an adapter file names its tensors without the adapter's name: the model's names for them
+                tensors = adapter_tensors_by_model_name(self.model, tensors)
+            set_model_state_dict(self.model, tensors, options=StateDictOptions(full_state_dict=True, strict=not lora))
         else:
             load_model_tensors(self.model, tensors)
         load_optimizer(self.model, self.optimizer, directory / "optimizer")
@@ -346,9 +345,11 @@ class Learner:
 
     def weight_specs(self) -> list[tuple[str, tuple[int, ...], torch.dtype]]:
         """Name, whole shape and dtype of each tensor `named_weights` yields, known without gathering a shard
-        (so rank 0 can write the header of a weight file before the first gather). Full fine-tuning only: with
-        LoRA the names and tensors are the merged base model's."""
-        return [(name, tuple(t.shape), t.dtype) for name, t in self.model.state_dict().items()]
+        (so rank 0 can write the header of a weight file before the first gather)."""
+        if not hasattr(self.model, "peft_config"):
+            return [(name, tuple(t.shape), t.dtype) for name, t in self.model.state_dict().items()]
+        state = self.model.get_base_model().state_dict()
+        return [(n.replace(".base_layer", ""), tuple(t.shape), t.dtype) for n, t in state.items() if "lora_" not in n]
 
     def _tied(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Tied weights as one tensor under both names, which is how `save_pretrained` recognises them (it
@@ -362,15 +363,60 @@ class Learner:
         return tensors
 
     def _full_tensors(self) -> dict[str, torch.Tensor] | None:
-        """The whole weights as a checkpoint stores them; with ranks, gathered on rank 0 (None elsewhere)."""
+        """The whole weights as a checkpoint stores them (with LoRA, the adapter); with ranks, gathered on rank 0
+        (None elsewhere)."""
         if not is_sharded(self.model):
             return model_tensors(self.model) if self.ranks is None or self.ranks.rank == 0 else None
+        if hasattr(self.model, "peft_config"):  # the adapter's tensors only: the frozen base is not gathered
+            from peft import get_peft_model_state_dict
+
+            state = {n: full(t.detach()).cpu() for n, t in self.model.state_dict().items() if "lora_" in n}
+            if self.ranks is not None and self.ranks.rank != 0:
+                return None
+            return detached_copies(get_peft_model_state_dict(self.model, state_dict=state))
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
         state = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
         if self.ranks is not None and self.ranks.rank != 0:
             return None
         return detached_copies(state)
+
+
+def lora_layers(model: torch.nn.Module) -> dict[str, torch.nn.Module]:
+    """The LoRA-adapted layers of a PEFT model with an active adapter, by their base weight's name."""
+    from peft.tuners.lora import LoraLayer
+
+    layers = {}
+    for name, module in model.get_base_model().named_modules():
+        if isinstance(module, LoraLayer) and any(a in module.lora_A for a in module.active_adapters):
+            layers[f"{name}.weight"] = module
+    return layers
+
+
+def lora_delta(module: torch.nn.Module) -> torch.Tensor:
+    """scale * B @ A of a LoRA linear layer, summed over its active adapters. Unsharded this is peft's own
+    `get_delta_weight`; sharded (FSDP2), A and B are gathered first (every rank, in the same order), because
+    peft's matmul of two shards would be a distributed matmul of a DTensor."""
+    adapters = [a for a in module.active_adapters if a in module.lora_A]
+    if not is_sharded(module):
+        return sum(module.get_delta_weight(a) for a in adapters)
+    total = None
+    for adapter in adapters:
+        a, b = full(module.lora_A[adapter].weight), full(module.lora_B[adapter].weight)
+        delta = b.float() @ a.float()
+        delta = (delta.T if module.fan_in_fan_out else delta) * module.scaling[adapter]
+        total = delta if total is None else total + delta
+    return total
+
+
+def adapter_tensors_by_model_name(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A saved adapter's tensors (peft drops the adapter's name from each key) under the model's own names."""
+    adapter = getattr(model, "active_adapter", "default")
+    names = {n.replace(f".{adapter}.", "."): n for n in model.state_dict() if "lora_" in n}
+    unknown = sorted(set(tensors) - set(names))
+    if unknown:
+        raise CheckpointError(f"adapter checkpoint does not match the model: unexpected {unknown[:3]}")
+    return {names[n]: t for n, t in tensors.items()}
 
 
 def add_policy_metrics(sums: dict[str, float], metrics: dict[str, float], weight: float) -> None:

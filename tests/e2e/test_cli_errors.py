@@ -132,7 +132,6 @@ CONFIG_ERRORS = [
     ("resume=/no/such/checkpoint", "not a checkpoint directory"),
     ("learner.world_size=0", "learner.world_size must be >= 1"),
     ("learner.world_size=2", "learner.world_size=2 needs rollout.mode=actor"),
-    ("learner.world_size=2 rollout.mode=actor model.lora.rank=4", "with LoRA is not supported yet"),
     (f"learner.world_size={len(os.sched_getaffinity(0)) + 1} rollout.mode=actor", "needs a CPU core per rank"),
     ("cluster=banana", "Could not find 'cluster/banana'"),
     ("cluster.nodes=2", "place processes with Ray: add cluster=ray"),

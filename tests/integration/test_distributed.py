@@ -4,7 +4,9 @@ two ranks' actors get their weights by broadcast from rank 0, the one process's 
 show that both deliver the same weights); a
 checkpoint written by two ranks resumes in one process (resharded by torch.distributed.checkpoint) with the
 same next step as the two-rank run itself. A killed rank stops the run with one line, takes every process with
-it, and `resume=auto` finishes the run."""
+it, and `resume=auto` finishes the run. LoRA trains the same with two ranks as in one process (the adapter's
+tensors sharded with the frozen base, the reference model the base with the adapter off), and its two-rank
+checkpoint resumes in one process."""
 
 import json
 import math
@@ -121,3 +123,45 @@ def test_a_killed_rank_stops_the_run_and_resume_finishes_it(tiny_model_dir, tmp_
     resumed = run_cli("train", *overrides(tiny_model_dir, tmp_path, 2, *extra, "resume=auto"), timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert steps_logged(tmp_path)[-1] == 8 and sorted(set(steps_logged(tmp_path))) == list(range(1, 9))
+
+
+LORA = ("model.lora.rank=4", "model.lora.alpha=8", "optim.lora_lr=1e-2", "algo.kl_beta=0.1")
+
+
+@pytest.fixture(scope="module")
+def lora_runs(tiny_model_dir, tmp_path_factory):
+    out = {}
+    for world_size in (1, 2):
+        run_dir = tmp_path_factory.mktemp(f"lora{world_size}")
+        proc = run_cli("train", *overrides(tiny_model_dir, run_dir, world_size, *LORA), timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out[world_size] = run_dir
+    return out
+
+
+def test_lora_with_two_ranks_trains_as_one_process_does(lora_runs):
+    one, two = steps(lora_runs[1]), steps(lora_runs[2])
+    assert sorted(one) == sorted(two) == [1, 2, 3]
+    for step in one:
+        assert_same_step(one[step], two[step])
+        assert_close(one[step]["learn/kl"], two[step]["learn/kl"])  # the base model as reference, on both
+    assert one[3]["learn/kl"] > 0
+    # the run's exported adapter, and the checkpoint's: the same tensors, changed by training
+    for path in ("model/adapter_model.safetensors", "checkpoints/step_000002/model.safetensors"):
+        a, b = load_file(lora_runs[1] / path), load_file(lora_runs[2] / path)
+        assert a.keys() == b.keys() and a and all("lora_" in name for name in a), path
+        for name in a:
+            assert (a[name] - b[name]).norm() <= 1e-4 * a[name].norm() + 1e-7, (path, name)
+    start = load_file(lora_runs[1] / "checkpoints/step_000000/model.safetensors")
+    end = load_file(lora_runs[1] / "model/adapter_model.safetensors")
+    assert any((end[n] - start[n]).abs().max() > 1e-4 for n in end)
+
+
+@pytest.mark.parametrize(("written", "resumed"), [(2, 1), (1, 2)])
+def test_a_lora_checkpoint_resumes_at_another_world_size(tiny_model_dir, tmp_path, lora_runs, written, resumed):
+    """Two ranks load the adapter into their shards (its file names tensors without the adapter's name);
+    one process loads it as peft does."""
+    checkpoint = lora_runs[written] / "checkpoints" / "step_000002"
+    proc = run_cli("train", *overrides(tiny_model_dir, tmp_path, resumed, *LORA, f"resume={checkpoint}"), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_same_step(steps(tmp_path)[3], steps(lora_runs[written])[3])
