@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from rlvr.distributed.group import free_port
+from rlvr.rollout.processes import descendants
 from tests.conftest import ROOT, importable, require, run_cli
 from tests.integration.test_distributed import assert_same_step, overrides, steps
 from tests.integration.test_exit_paths import steps_logged
@@ -22,18 +24,25 @@ pytestmark = pytest.mark.slow
 RAY = str(Path(sys.executable).with_name("ray"))
 
 
-def ray_processes(title: str) -> list[int]:
-    """Pids of the cluster's workers titled `ray::<title>` (Ray names a worker after the actor class it runs)."""
+@dataclass(frozen=True)
+class RayHead:
+    address: str
+    pid: int  # `ray start --block`: the cluster's GCS, raylet and workers are its descendants
+
+
+def ray_processes(head: RayHead, title: str) -> list[int]:
+    """Pids of this cluster's workers titled `ray::<title>` (Ray names a worker after the actor class it runs).
+    Only the head's descendants: a test on the other xdist worker runs Ray actors of the same class in a Ray
+    of its own (counting those failed a CI run, and killing one would break that test)."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                args = (entry / "cmdline").read_bytes().split(b"\0")[0].decode()
-            except OSError:
-                continue
-            if args.split(".")[0].strip() == f"ray::{title}":
-                found.append(int(entry.name))
-    return found
+    for pid in descendants(head.pid):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        except OSError:
+            continue
+        if args.split(".")[0].strip() == f"ray::{title}":
+            found.append(pid)
+    return sorted(found)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +77,7 @@ def cluster(module_monkeypatch):
     address = f"{ray.util.get_node_ip_address()}:{port}"
     try:
         wait_until_up(head, address)
-        yield address
+        yield RayHead(address, head.pid)
     finally:
         os.killpg(head.pid, signal.SIGTERM)  # --block: the head stops its GCS and raylet on SIGTERM
         try:
@@ -85,10 +94,10 @@ def wait_until_up(head: subprocess.Popen, address: str) -> None:
         time.sleep(1)
 
 
-def on_ray(model_dir, run_dir, world_size, address, *extra):
-    """test_distributed's run on the Ray cluster at `address` (its actors are Ray actors there)."""
+def on_ray(model_dir, run_dir, world_size, head: RayHead, *extra):
+    """test_distributed's run on the Ray cluster of `head` (its actors are Ray actors there)."""
     local = [o for o in overrides(model_dir, run_dir, world_size) if o != "rollout.actor_backend=process"]
-    return [*local, "cluster=ray", f"cluster.address={address}", "cluster.timeout_s=60", *extra]
+    return [*local, "cluster=ray", f"cluster.address={head.address}", "cluster.timeout_s=60", *extra]
 
 
 def placement_groups(address) -> dict[str, str]:
@@ -100,13 +109,13 @@ def placement_groups(address) -> dict[str, str]:
     return eval(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
-def assert_released(address):
+def assert_released(head: RayHead):
     """The run's placement group is removed and no worker of it is left (the cluster's own agents stay)."""
     deadline = time.monotonic() + 30
-    while (ray_processes("RankServer") or ray_processes("RolloutServer")) and time.monotonic() < deadline:
+    while (ray_processes(head, "RankServer") or ray_processes(head, "RolloutServer")) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert ray_processes("RankServer") == ray_processes("RolloutServer") == []
-    assert set(placement_groups(address).values()) <= {"REMOVED"}
+    assert ray_processes(head, "RankServer") == ray_processes(head, "RolloutServer") == []
+    assert set(placement_groups(head.address).values()) <= {"REMOVED"}
 
 
 def test_two_ranks_on_ray_train_as_one_local_process_does(cluster, tiny_model_dir, tmp_path):
@@ -141,11 +150,11 @@ def test_ranks_and_actors_survive_a_killed_actor_and_resume_after_a_killed_rank(
         cwd=ROOT, env={**os.environ, "HYDRA_FULL_ERROR": "0"}, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     wait_for_logged_step(proc, tmp_path, 1)
-    assert len(ray_processes("RankServer")) == 2 and len(ray_processes("RolloutServer")) == 2
-    os.kill(ray_processes("RolloutServer")[0], signal.SIGKILL)
+    assert len(ray_processes(cluster, "RankServer")) == 2 and len(ray_processes(cluster, "RolloutServer")) == 2
+    os.kill(ray_processes(cluster, "RolloutServer")[0], signal.SIGKILL)
     wait_for_logged_step(proc, tmp_path, 3)
     assert max(m.get("rollout/restarts", 0) for m in steps(tmp_path).values()) >= 1  # replaced, and on it went
-    os.kill(max(ray_processes("RankServer")), signal.SIGKILL)
+    os.kill(max(ray_processes(cluster, "RankServer")), signal.SIGKILL)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 3, stderr[-3000:]
     lines = [line for line in stderr.splitlines() if line.startswith("stopped:")]
