@@ -92,7 +92,10 @@ class Learner:
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ConfigError(f"model {cfg.model.path!r} has no trainable weights (frozen, or only an adapter's base?)")
+        self._trainable = params
         is_lora = hasattr(model, "peft_config")
+        if is_lora:
+            check_lora_syncs(model)
         lr = cfg.optim.lora_lr if is_lora and cfg.optim.lora_lr is not None else cfg.optim.lr
         self.optimizer = torch.optim.AdamW(
             params, lr=lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay
@@ -146,6 +149,11 @@ class Learner:
         if self.ref_model is not None:
             return self._forward(self.ref_model, batch)[0]
         with self.model.disable_adapter():  # LoRA: the base model is the reference, no second copy
+            # peft turns the adapter's requires_grad off while it is disabled; sharded, this may be the first
+            # forward, where FSDP2 sets its gradient reduce dtype from the parameters that require grad (none:
+            # no float32 reduction under bf16 compute). No gradient flows here either way (no_grad).
+            for param in self._trainable:
+                param.requires_grad_(True)
             return self._forward(self.model, batch)[0]
 
     def _micro_batches(self, batch: TrainBatch) -> list[TrainBatch]:
@@ -218,7 +226,7 @@ class Learner:
         if lr_multiplier != 1.0:
             for group in self.optimizer.param_groups:
                 group["lr"] *= lr_multiplier  # the scheduler's next step restores the scheduled value
-        self.model.train()
+        self.model.train()  # dropout (the model's, LoRA's) in the forwards with gradient only: back to eval below
         for iteration in range(algo.num_iterations):
             self.optimizer.zero_grad(set_to_none=True)
             for index, mb in enumerate(parts):
@@ -251,6 +259,7 @@ class Learner:
                 self.optimizer.zero_grad(set_to_none=True)  # never let NaN/Inf reach the weights
                 continue
             self.optimizer.step()
+        self.model.eval()  # the update-KL forward, a colocated engine's generation and next step's old log-probs
         lr = self.optimizer.param_groups[0]["lr"]
         if watched:
             sums["update_kl_sum"], sums["update_kl_tokens"] = self._update_kl(batch, watched)
@@ -382,6 +391,39 @@ class Learner:
         return detached_copies(state)
 
 
+def check_lora_syncs(model: torch.nn.Module) -> None:
+    """A ConfigError unless every trained tensor of the PEFT `model` is the A or B of a LoRA linear layer:
+    that is what `named_weights` merges into the base weights the engines load. An adapter given as
+    `model.adapter` may hold more (DoRA's magnitudes, LoRA on embeddings, trained biases, `modules_to_save`),
+    and the engines would silently sample from weights without it."""
+    from peft.tuners.lora import Linear, LoraLayer
+
+    adapter = getattr(model, "active_adapter", "default")
+    config = model.peft_config[adapter]
+    problems = []
+    if getattr(config, "use_dora", False):
+        problems.append("DoRA (use_dora)")
+    if getattr(config, "bias", "none") != "none":
+        problems.append(f"bias={config.bias!r}")
+    if getattr(config, "modules_to_save", None):
+        problems.append(f"modules_to_save={list(config.modules_to_save)}")
+    for name, module in model.get_base_model().named_modules():
+        if isinstance(module, LoraLayer) and not isinstance(module, Linear):
+            problems.append(f"LoRA on {name} ({type(module).__name__}, not a linear layer)")
+    tied = getattr(model.config, "tie_word_embeddings", False)
+    if tied and any(name.endswith("lm_head.weight") for name in lora_layers(model)):
+        problems.append("LoRA on lm_head, whose weight is tied to the input embeddings")
+    trained = [
+        n for n, p in model.named_parameters() if p.requires_grad and ".lora_A." not in n and ".lora_B." not in n
+    ]
+    problems += [f"trained tensor {n}" for n in trained[:3]]
+    if problems:
+        raise ConfigError(
+            f"the LoRA adapter cannot be synced to the rollout engines: {'; '.join(problems[:3])} (rlvr merges "
+            "plain LoRA on linear layers: W + scale * B @ A)"
+        )
+
+
 def lora_layers(model: torch.nn.Module) -> dict[str, torch.nn.Module]:
     """The LoRA-adapted layers of a PEFT model with an active adapter, by their base weight's name."""
     from peft.tuners.lora import LoraLayer
@@ -413,9 +455,11 @@ def adapter_tensors_by_model_name(model: torch.nn.Module, tensors: dict[str, tor
     """A saved adapter's tensors (peft drops the adapter's name from each key) under the model's own names."""
     adapter = getattr(model, "active_adapter", "default")
     names = {n.replace(f".{adapter}.", "."): n for n in model.state_dict() if "lora_" in n}
-    unknown = sorted(set(tensors) - set(names))
-    if unknown:
-        raise CheckpointError(f"adapter checkpoint does not match the model: unexpected {unknown[:3]}")
+    unknown, missing = sorted(set(tensors) - set(names)), sorted(set(names) - set(tensors))
+    if unknown or missing:
+        raise CheckpointError(
+            f"adapter checkpoint does not match the model: unexpected {unknown[:3]}, missing {missing[:3]}"
+        )
     return {names[n]: t for n, t in tensors.items()}
 
 

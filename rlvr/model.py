@@ -6,6 +6,7 @@ that does not exist, a model that will not load) are one-line ConfigErrors.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -93,7 +94,9 @@ def load_model(cfg: ModelConfig, device: torch.device) -> torch.nn.Module:
             target_modules=list(lora_cfg.target_modules),
             task_type="CAUSAL_LM",
         )
-        model = get_peft_model(model, lora)
+        with warnings.catch_warnings():  # about tied layers in the adapter: the learner refuses those itself
+            warnings.filterwarnings("ignore", message=".*a tied layer is part of the adapter")
+            model = get_peft_model(model, lora)
     if cfg.checkpoint:
         from safetensors.torch import load_file
 

@@ -90,6 +90,7 @@ class LearnerGroup:
         ]  # fmt: skip
         self.handles: list[ProcessHandle | RayHandle | None] = [None] * self.world_size
         errors: list[str] = []
+        refusals: list[ConfigError] = []
 
         def start(spec: ActorSpec) -> None:
             try:  # the ranks wait for each other in init_process_group: they must start together
@@ -98,6 +99,8 @@ class LearnerGroup:
                     self.handles[spec.index] = RayHandle(spec, cfg.rollout.start_timeout_s, placement)
                 else:
                     self.handles[spec.index] = ProcessHandle(spec, cfg.rollout.start_timeout_s)
+            except ConfigError as exc:  # bad input: the one-line error it is, not a failed start
+                refusals.append(exc)
             except BaseException as exc:  # any failure, reported below once every start has ended
                 errors.append(f"learner rank {spec.index} failed to start: {exc}")
 
@@ -106,8 +109,10 @@ class LearnerGroup:
             thread.start()
         for thread in threads:
             thread.join()
-        if errors:
+        if errors or refusals:
             self.kill()
+            if refusals:
+                raise refusals[0]
             raise TrainingStopped(sorted(errors)[0])
         self._tickets = 0
 

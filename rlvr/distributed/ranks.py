@@ -15,8 +15,10 @@ import torch.distributed as dist
 
 
 def init_process_group(rank: int, world_size: int, address: str, port: int, device: torch.device) -> None:
-    """Join the learner's process group over TCP at `address:port` (rank 0 listens there)."""
-    backend = "nccl" if device.type == "cuda" else "gloo"
+    """Join the learner's process group over TCP at `address:port` (rank 0 listens there). On GPU, NCCL carries
+    CUDA tensors and gloo CPU ones (as TorchTitan does): with `learner.cpu_offload` the shards, their gradients
+    and so the gathers of `full` and the gradient norm's reduction are on the CPU."""
+    backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
     os.environ.setdefault("MASTER_ADDR", address)
     os.environ.setdefault("MASTER_PORT", str(port))
     dist.init_process_group(
@@ -34,7 +36,7 @@ class Ranks:
     def __init__(self) -> None:
         self.rank = dist.get_rank()
         self.world_size = dist.get_world_size()
-        self.device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+        self.device = torch.device("cuda", torch.cuda.current_device()) if "nccl" in dist.get_backend() else None
 
     def _reduce(self, values: list[float], op) -> list[float]:
         tensor = torch.tensor(values, dtype=torch.float64, device=self.device)

@@ -165,6 +165,9 @@ def _process_main(conn, spec: ActorSpec) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     try:
         server = spec.server_class(spec)
+    except ConfigError as exc:  # bad input found where the model is (a rank's LoRA, an engine's settings)
+        conn.send(("refused", str(exc)))
+        return
     except BaseException as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
@@ -240,9 +243,9 @@ class ProcessHandle:
                     status, value = self.conn.recv()
                 except (EOFError, OSError):
                     break
-                if status == "failed":
+                if status in ("failed", "refused"):
                     self.kill()
-                    raise ActorDied(value)
+                    raise ConfigError(value) if status == "refused" else ActorDied(value)
                 return value
             if not self.process.is_alive():
                 break
@@ -358,7 +361,8 @@ class RayHandle:
             raise ActorDied(f"not ready after {start_timeout_s:g} s (rollout.start_timeout_s)") from None
         except ray.exceptions.RayActorError as exc:
             self.kill()
-            raise ActorDied(_ray_cause(exc)) from None
+            refused = _config_error(exc)
+            raise (refused or ActorDied(_ray_cause(exc))) from None
         # the processes are ours to clean up only when the actor runs on this machine (a pid from another node
         # can be the pid of anything here)
         self.local = self.info.get("node") == node_id()
@@ -417,6 +421,19 @@ class RayHandle:
 
 
 RAY_ACTOR_FIELDS = ("class_name:", "actor_id:", "pid:", "name:", "namespace:", "ip:")
+
+
+def _config_error(exc: BaseException) -> ConfigError | None:
+    """The ConfigError an actor's constructor raised, from the chain of Ray errors around it (bad input is a
+    one-line error, not a dead actor)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, ConfigError):
+            return ConfigError(str(exc))
+        # Ray's ActorDiedError holds the creation task's RayTaskError in its args; that one's `cause` is ours
+        inner = [a for a in getattr(exc, "args", ()) if isinstance(a, BaseException)]
+        exc, seen = getattr(exc, "cause", None) or exc.__cause__ or (inner[0] if inner else None), seen + 1
+    return None
 
 
 def _ray_cause(exc: Exception) -> str:

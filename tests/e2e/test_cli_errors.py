@@ -133,6 +133,11 @@ CONFIG_ERRORS = [
     ("learner.world_size=0", "learner.world_size must be >= 1"),
     ("learner.world_size=2", "learner.world_size=2 needs rollout.mode=actor"),
     (f"learner.world_size={len(os.sched_getaffinity(0)) + 1} rollout.mode=actor", "needs a CPU core per rank"),
+    ("model.lora.rank=4 model.lora.target_modules=[q_proj,lm_head]", "LoRA on lm_head, whose weight is tied"),
+    (  # found where the model is loaded, by each learner rank: the same one line
+        "model.lora.rank=4 model.lora.target_modules=[q_proj,lm_head] learner.world_size=2 rollout.mode=actor",
+        "LoRA on lm_head, whose weight is tied",
+    ),
     ("cluster=banana", "Could not find 'cluster/banana'"),
     ("cluster.nodes=2", "place processes with Ray: add cluster=ray"),
     ("cluster=ray rollout.mode=actor rollout.actor_backend=process", "cluster=ray runs rollout actors on Ray"),

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from rlvr.rollout.processes import alive
@@ -165,3 +166,18 @@ def test_a_lora_checkpoint_resumes_at_another_world_size(tiny_model_dir, tmp_pat
     proc = run_cli("train", *overrides(tiny_model_dir, tmp_path, resumed, *LORA, f"resume={checkpoint}"), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_same_step(steps(tmp_path)[3], steps(lora_runs[written])[3])
+
+
+def test_lora_with_bf16_compute_on_two_ranks(tiny_model_dir, tmp_path):
+    """bf16 compute over float32 master weights, with the base model as reference: the reference forward (the
+    adapter off, which peft marks as not requiring grad) can be FSDP's first, where it decides the gradients'
+    reduce dtype; the step must still train the adapter in float32 (it failed: "a gradient with dtype
+    BFloat16 to a tensor with grad_dtype Float")."""
+    proc = run_cli(
+        "train", *overrides(tiny_model_dir, tmp_path, 2, *LORA, "model.dtype=bfloat16", "steps=2"), timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = steps(tmp_path)
+    assert sorted(metrics) == [1, 2] and metrics[2]["learn/kl"] > 0 and metrics[2]["learn/grad_norm"] > 0
+    adapter = load_file(tmp_path / "model" / "adapter_model.safetensors")
+    assert adapter and all(t.dtype == torch.float32 for t in adapter.values())

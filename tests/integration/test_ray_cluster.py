@@ -172,6 +172,10 @@ def test_ranks_and_actors_survive_a_killed_actor_and_resume_after_a_killed_rank(
         (("rollout.actors=4",), "the run needs 7 CPU (the cluster has 6), reward_workers=1 CPUs included"),
         (("cluster.nodes=2",), "cluster.nodes=2, but the Ray cluster has 1 node(s)"),
         (("cluster.address=127.0.0.1:1",), "cluster.address=127.0.0.1:1: no Ray cluster answers at 127.0.0.1:1"),
+        (  # found by the ranks as they load the model: out of Ray's error chain, the one line it is
+            ("model.lora.rank=4", "model.lora.target_modules=[q_proj,lm_head]"),
+            "the LoRA adapter cannot be synced to the rollout engines: LoRA on lm_head",
+        ),
     ],
 )
 def test_a_run_the_cluster_cannot_hold_is_a_one_line_error(cluster, tiny_model_dir, tmp_path, extra, message):
