@@ -137,6 +137,12 @@ class RayCluster:
             self.close()
             raise ConfigError(f"cluster.nodes={cfg.cluster.nodes}, but the Ray cluster has {len(nodes)} node(s)")
         have = ray.cluster_resources()
+        if cfg.cluster.gpus_per_node == 0 and have.get("GPU", 0) and cfg.model.device != "cpu":
+            self.close()  # Ray no longer hides GPUs from a process that asked for none: all would take GPU 0
+            raise ConfigError(
+                f"the Ray cluster has {have['GPU']:g} GPUs but cluster.gpus_per_node=0 (a CPU cluster): set "
+                "cluster.gpus_per_node to the GPUs per node the run may use, or model.device=cpu"
+            )
         needs = self.plan.needs()
         needs["CPU"] = needs.get("CPU", 0.0) + cfg.reward_workers  # the reward workers: one-CPU Ray actors
         short = {r: (n, have.get(r, 0.0)) for r, n in needs.items() if n > have.get(r, 0.0) + 1e-9}

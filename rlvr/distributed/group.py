@@ -52,9 +52,10 @@ def rank_gpus(world_size: int) -> list[tuple[int, ...]]:
 
 def check_learner_resources(cfg: TrainConfig) -> None:
     """`learner.world_size` ranks fit this machine: one GPU each, or one CPU core each (a one-line error before
-    anything starts, instead of ranks that wait for each other's cores or a device that does not exist)."""
+    anything starts, instead of ranks that wait for each other's cores or a device that does not exist). Under
+    cluster=ray the ranks are on the cluster's nodes, not necessarily this one."""
     n = cfg.learner.world_size
-    if n == 1:
+    if n == 1 or cfg.cluster.kind == "ray":  # Ray places the ranks: `RayCluster` checks the cluster's resources
         return
     if resolve_device(cfg.model.device).type == "cuda":
         devices = torch.cuda.device_count()

@@ -453,12 +453,14 @@ def _cuda_devices() -> int:
 
 @contextlib.contextmanager
 def _visible_gpus(gpus: tuple[int, ...]):
-    """CUDA_VISIBLE_DEVICES for a child started inside the block (spawn copies the environment at start)."""
+    """CUDA_VISIBLE_DEVICES for a child started inside the block (spawn copies the environment at start).
+    `gpus` are this process's device indices: under a CUDA_VISIBLE_DEVICES of the user's (4,5), device 1 is 5."""
     if not gpus:
         yield
         return
     before = os.environ.get("CUDA_VISIBLE_DEVICES")
-    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
+    visible = [d.strip() for d in before.split(",")] if before else None
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(visible[g] if visible else str(g) for g in gpus)
     try:
         yield
     finally:

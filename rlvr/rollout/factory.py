@@ -74,7 +74,8 @@ def check(cfg: TrainConfig) -> None:
         try:
             import ray  # noqa: F401
         except ImportError:
-            raise ConfigError("rollout.actor_backend=ray needs Ray: pip install 'rlvr[ray]'") from None
+            why = "cluster=ray" if cfg.cluster.kind == "ray" else "rollout.actor_backend=ray"
+            raise ConfigError(f"{why} needs Ray: pip install 'rlvr[ray]'") from None
 
 
 def actor_backend(cfg: TrainConfig) -> str:

@@ -170,6 +170,8 @@ def test_ranks_and_actors_survive_a_killed_actor_and_resume_after_a_killed_rank(
     ("extra", "message"),
     [
         (("rollout.actors=4",), "the run needs 7 CPU (the cluster has 6), reward_workers=1 CPUs included"),
+        # more ranks than this machine's 2 cores: the cluster's (logical) CPUs decide, not the driver's
+        (("learner.world_size=7",), "the run needs 9 CPU (the cluster has 6), reward_workers=1 CPUs included"),
         (("cluster.nodes=2",), "cluster.nodes=2, but the Ray cluster has 1 node(s)"),
         (("cluster.address=127.0.0.1:1",), "cluster.address=127.0.0.1:1: no Ray cluster answers at 127.0.0.1:1"),
         (  # found by the ranks as they load the model: out of Ray's error chain, the one line it is

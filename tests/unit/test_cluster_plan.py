@@ -10,6 +10,7 @@ import pytest
 from rlvr.config import compose
 from rlvr.distributed.cluster import Plan, RayCluster, Slot, plan
 from rlvr.errors import ConfigError
+from rlvr.rollout import factory
 
 
 def layout(*overrides: str) -> Plan:
@@ -63,3 +64,6 @@ def test_cluster_ray_without_ray_installed_is_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     with pytest.raises(ConfigError, match=r"^cluster=ray needs Ray: pip install 'rlvr\[ray\]'$"):
         RayCluster(compose(["cluster=ray", "model.path=unused"]))
+    # the rollout check runs first, and names what the user asked for (not rollout.actor_backend, left at auto)
+    with pytest.raises(ConfigError, match=r"^cluster=ray needs Ray: pip install 'rlvr\[ray\]'$"):
+        factory.check(compose(["cluster=ray", "rollout.mode=actor", "model.path=unused"]))

@@ -39,3 +39,6 @@ def test_the_fast_recipe_switches_on_our_tricks():
     assert a.num_iterations == 2 and a.tis_cap > 0
     assert (cfg.model.dtype, cfg.model.master_dtype) == ("bfloat16", "float32")
     assert cfg.monitor.enabled
+    # with rollout=async its vLLM engine becomes a one-step-ahead actor (the recipe leaves the mode to the group)
+    actor = compose(["experiment=qwen3_math500_fast", "rollout=async", "rollout.backend=vllm"])
+    assert (actor.rollout.mode, actor.rollout.max_staleness, actor.rollout.backend) == ("actor", 1, "vllm")

@@ -1,11 +1,13 @@
 """The rollout queue (generation ahead of the learner), the actors' prompt split and GPU plan, and sampling
 filters, on fakes whose behaviour is known by construction."""
 
+import os
+
 import pytest
 import torch
 
 from rlvr.data import PromptSampler
-from rlvr.rollout.actors import ActorGroup, actor_gpus, split
+from rlvr.rollout.actors import ActorGroup, _visible_gpus, actor_gpus, split
 from rlvr.rollout.ahead import RolloutQueue
 from rlvr.rollout.base import Done, RolloutError, SamplingParams
 from rlvr.rollout.hf import filter_logits
@@ -114,6 +116,18 @@ def test_actor_gpus():
     assert actor_gpus(2, 2, 4) == [(0, 1), (2, 3)]  # not enough for a GPU of its own: share the learner's
     with pytest.raises(RolloutError, match="do not fit"):
         actor_gpus(3, 2, 4)
+
+
+def test_a_childs_gpus_are_named_through_the_users_visible_devices(monkeypatch):
+    """actor_gpus counts this process's devices; under CUDA_VISIBLE_DEVICES=4,5 its device 1 is GPU 5."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
+    with _visible_gpus((1,)):
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "5"
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "4,5"
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    with _visible_gpus((0, 1)):
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ
 
 
 def test_top_k_and_top_p_filters_by_hand():
