@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from rlvr.config import LoraConfig as LoraSpec
@@ -69,7 +70,7 @@ def load_model(cfg: ModelConfig, device: torch.device) -> torch.nn.Module:
             model = AutoModelForCausalLM.from_config(config, dtype=dtype, **kwargs)
         else:
             model = AutoModelForCausalLM.from_pretrained(cfg.path, dtype=dtype, **kwargs)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:  # missing, unreadable or truncated weights
         raise ConfigError(f"cannot load model {cfg.path!r}: {str(exc).splitlines()[0]}") from None
     model.to(device)
     if cfg.gradient_checkpointing:

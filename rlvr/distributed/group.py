@@ -173,9 +173,11 @@ class LearnerGroup:
         remove = None if node == node_id() else (lambda: self._call("remove_weights", args=(path,)))
         return WeightFile.written_elsewhere(path, version, size_mb, node, ref, remove)
 
-    def open_weights_channel(self, backend: str, depth: int) -> dict[str, Any]:
-        """Rank 0 hosts the actors' broadcast group (`rlvr.rollout.broadcast`); returns where to join it."""
-        return self._call("open_channel", args=(backend, depth))[0]
+    def open_weights_channel(self, depth: int) -> dict[str, Any]:
+        """Rank 0 hosts the actors' broadcast group (`rlvr.rollout.broadcast`, over NCCL when rank 0 is on a GPU,
+        else gloo: rank 0 knows its own device, which under Ray the driver may not have); returns where to
+        join it."""
+        return self._call("open_channel", args=(depth,))[0]
 
     def broadcast_weights(self, dtype: torch.dtype | None, members: list[str]) -> tuple[float, int]:
         """Rank 0 gathers the weights tensor by tensor and broadcasts them to `members`; returns the megabytes
@@ -228,8 +230,8 @@ class GatheredWeights:
     def write_file(self, version: int, dtype: torch.dtype | None, nodes: set[str]) -> WeightFile:
         return self.group.write_weights(version, dtype, nodes)
 
-    def open_channel(self, backend: str, depth: int) -> dict[str, Any]:
-        return self.group.open_weights_channel(backend, depth)
+    def open_channel(self, depth: int) -> dict[str, Any]:
+        return self.group.open_weights_channel(depth)
 
     def broadcast(self, version: int, dtype: torch.dtype | None, members: list[str]) -> tuple[float, int]:
         return self.group.broadcast_weights(dtype, members)

@@ -19,7 +19,7 @@ from rlvr.distributed.ranks import Ranks, init_process_group
 from rlvr.learner import Learner
 from rlvr.model import load_model, load_tokenizer, resolve_device
 from rlvr.rollout.actors import ActorSpec, exit_with_parent, own_tree, quiet_transformers
-from rlvr.rollout.broadcast import BroadcastFailed, Sender
+from rlvr.rollout.broadcast import BroadcastFailed, Sender, group_backend
 from rlvr.rollout.processes import node_id
 from rlvr.rollout.weights import WeightFile
 
@@ -73,8 +73,9 @@ class RankServer:
             return str(weights.path), weights.megabytes, weights.node, weights.ref
         if command == "open_channel":  # rank 0 sends broadcast weights (rollout.weight_transport=broadcast)
             if self.rank == 0:
-                backend, depth = args
-                self.sender = Sender(backend, next(learner.model.parameters()).device, depth=depth)
+                (depth,) = args
+                device = next(learner.model.parameters()).device
+                self.sender = Sender(group_backend(device), device, depth=depth)
                 return self.sender.channel.as_dict()
             return None
         if command == "broadcast_weights":  # gathered tensor by tensor on every rank; rank 0 sends each bucket

@@ -249,9 +249,10 @@ class ProcessHandle:
                 return value
             if not self.process.is_alive():
                 break
+        timed_out = time.monotonic() >= deadline  # (the kill below gives the process an exit code of its own)
         self.kill()
         code = self.process.exitcode
-        if code is None:
+        if timed_out or code is None:
             raise ActorDied(f"not ready after {timeout_s:g} s (rollout.start_timeout_s)")
         how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         raise ActorDied(f"the actor process ended ({how}) before its engine was ready")
@@ -349,7 +350,7 @@ class RayHandle:
         self.ray = ray
         start_ray()  # a no-op after ActorGroup's own call on the main thread
         if options is None:
-            options = {"num_gpus": spec.cfg.rollout.tensor_parallel_size if _cuda_devices() else 0, "num_cpus": 0}
+            options = {"num_gpus": spec.cfg.rollout.tensor_parallel_size if cuda_devices() else 0, "num_cpus": 0}
         remote = ray.remote(max_restarts=0, max_concurrency=1)(spec.server_class)
         self.actor = remote.options(**options).remote(spec)
         self.refs: dict[int, Any] = {}
@@ -445,7 +446,7 @@ def _ray_cause(exc: Exception) -> str:
     return " ".join(reasons[-2:]) if reasons else type(exc).__name__
 
 
-def _cuda_devices() -> int:
+def cuda_devices() -> int:
     import torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -660,7 +661,7 @@ class ActorGroup:
         remove_orphans()
         r = cfg.rollout
         gpus = actor_gpus(
-            r.actors, r.tensor_parallel_size, _cuda_devices() if backend == "process" else 0, cfg.learner.world_size
+            r.actors, r.tensor_parallel_size, cuda_devices() if backend == "process" else 0, cfg.learner.world_size
         )
         channel = None
         if r.weight_transport == "broadcast":
@@ -691,10 +692,15 @@ class ActorGroup:
             raise errors[0]
 
     def _check_own_gpus(self, gpus: list[tuple[int, ...]], cluster) -> None:
-        """NCCL takes one process per GPU: a broadcast group cannot include actors on the learner's GPUs."""
+        """NCCL takes one process per GPU: a broadcast group cannot include actors on the learner's GPUs. Under
+        cluster=ray the learner is on the cluster's GPUs (cluster.gpus_per_node), whatever this driver has."""
         from rlvr.model import resolve_device
 
-        if resolve_device(self.cfg.model.device).type != "cuda":
+        if cluster is not None:
+            on_gpu = self.cfg.cluster.gpus_per_node > 0 and self.cfg.model.device != "cpu"
+        else:
+            on_gpu = resolve_device(self.cfg.model.device).type == "cuda"
+        if not on_gpu:
             return
         shared = any(g and min(g) < self.cfg.learner.world_size for g in gpus)
         if shared or (cluster is not None and self.cfg.cluster.actor_gpus == 0):
@@ -707,12 +713,12 @@ class ActorGroup:
         """Where the actors receive broadcast weights from: rank 0 of sharded learner ranks, else this process."""
         from rlvr.model import resolve_device
 
-        device = resolve_device(self.cfg.model.device)
-        backend, depth = group_backend(device), max(1, self.cfg.rollout.max_staleness)
+        depth = max(1, self.cfg.rollout.max_staleness)
         open_channel = getattr(weights, "open_channel", None)
         if open_channel is not None:
-            return open_channel(backend, depth)
-        self.sender = Sender(backend, device, depth=depth)
+            return open_channel(depth)
+        device = resolve_device(self.cfg.model.device)  # the learner is this process
+        self.sender = Sender(group_backend(device), device, depth=depth)
         return self.sender.channel.as_dict()
 
     @property

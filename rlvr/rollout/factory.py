@@ -17,7 +17,7 @@ from typing import Any
 
 from rlvr.config import TrainConfig
 from rlvr.errors import ConfigError
-from rlvr.rollout.base import RolloutEngine
+from rlvr.rollout.base import RolloutEngine, RolloutError
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,14 @@ def check(cfg: TrainConfig) -> None:
         except ImportError:
             why = "cluster=ray" if cfg.cluster.kind == "ray" else "rollout.actor_backend=ray"
             raise ConfigError(f"{why} needs Ray: pip install 'rlvr[ray]'") from None
+    if cfg.rollout.mode == "actor" and actor_backend(cfg) == "process":  # actors on this machine's GPUs
+        from rlvr.rollout.actors import actor_gpus, cuda_devices
+
+        r = cfg.rollout
+        try:
+            actor_gpus(r.actors, r.tensor_parallel_size, cuda_devices(), cfg.learner.world_size)
+        except RolloutError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def actor_backend(cfg: TrainConfig) -> str:

@@ -2,6 +2,7 @@
 learner, and recovery from an actor that dies, freezes or cannot start."""
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -12,6 +13,7 @@ import torch
 from rlvr.batching import collate
 from rlvr.config import compose
 from rlvr.data import load_samples
+from rlvr.errors import ConfigError
 from rlvr.learner import Learner
 from rlvr.model import load_model, load_tokenizer
 from rlvr.rollout.actors import ActorGroup
@@ -101,10 +103,22 @@ def test_a_frozen_actor_is_restarted_after_the_timeout(two_actors, monkeypatch):
 
 
 def test_an_actor_that_cannot_start_reports_why(tiny_model_dir, tmp_path):
+    """Bad input the actor finds as it loads (a model path that is not there) is the driver's one-line
+    ConfigError (exit 2); any other start failure is a RolloutError naming the actor and the cause."""
     setup = Setup(tiny_model_dir, tmp_path)
     broken = compose(tiny_overrides(tiny_model_dir, tmp_path, "rollout.mode=actor", f"model.path={tmp_path}/gone"))
-    with pytest.raises(RolloutError, match=r"rollout actor 0 \(process\) failed to start: .*model path not found"):
+    with pytest.raises(ConfigError, match=r"^model path not found: .*/gone"):
         ActorGroup(broken, "process", torch.float32)
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(tiny_model_dir, corrupt)
+    with open(corrupt / "model.safetensors", "r+b") as weights:
+        weights.truncate(1000)  # a download cut short
+    cut = compose(tiny_overrides(tiny_model_dir, tmp_path, "rollout.mode=actor", f"model.path={corrupt}"))
+    with pytest.raises(ConfigError, match=r"^cannot load model .*corrupt.*header"):
+        ActorGroup(cut, "process", torch.float32)
+    slow = compose(tiny_overrides(tiny_model_dir, tmp_path, "rollout.mode=actor", "rollout.start_timeout_s=0.01"))
+    with pytest.raises(RolloutError, match=r"rollout actor 0 \(process\) failed to start: not ready after 0.01 s"):
+        ActorGroup(slow, "process", torch.float32)
     del setup
 
 

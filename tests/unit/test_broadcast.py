@@ -177,7 +177,7 @@ def test_take_without_a_receiver_says_so(monkeypatch):
 )
 def test_nccl_broadcast_is_refused_when_actors_share_the_learners_gpus(monkeypatch, devices, world_size, refused):
     """NCCL takes one process per GPU: a group with two processes on one GPU fails. Refused before any process
-    or channel starts (the GPUs are simulated: `_cuda_devices` and the model's device)."""
+    or channel starts (the GPUs are simulated: `cuda_devices` and the model's device)."""
     from rlvr.config import compose
     from rlvr.errors import ConfigError
     from rlvr.rollout import actors
@@ -186,7 +186,7 @@ def test_nccl_broadcast_is_refused_when_actors_share_the_learners_gpus(monkeypat
         "experiment=tiny", "rollout.mode=actor", "rollout.actors=2", "rollout.weight_transport=broadcast",
         "model.device=cuda", f"learner.world_size={world_size}",
     ])  # fmt: skip
-    monkeypatch.setattr(actors, "_cuda_devices", lambda: devices)
+    monkeypatch.setattr(actors, "cuda_devices", lambda: devices)
     opened = []
     monkeypatch.setattr(actors.ActorGroup, "_open_channel", lambda self, weights: opened.append(1) or {})
     monkeypatch.setattr(actors, "Actor", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("started")))

@@ -6,7 +6,10 @@ import os
 import pytest
 import torch
 
+from rlvr.config import compose
 from rlvr.data import PromptSampler
+from rlvr.errors import ConfigError
+from rlvr.rollout import actors, factory
 from rlvr.rollout.actors import ActorGroup, _visible_gpus, actor_gpus, split
 from rlvr.rollout.ahead import RolloutQueue
 from rlvr.rollout.base import Done, RolloutError, SamplingParams
@@ -116,6 +119,14 @@ def test_actor_gpus():
     assert actor_gpus(2, 2, 4) == [(0, 1), (2, 3)]  # not enough for a GPU of its own: share the learner's
     with pytest.raises(RolloutError, match="do not fit"):
         actor_gpus(3, 2, 4)
+
+
+def test_actors_that_do_not_fit_the_gpus_are_refused_before_the_run_starts(monkeypatch):
+    monkeypatch.setattr(actors, "cuda_devices", lambda: 4)
+    cfg = compose(["rollout.mode=actor", "rollout.actors=5", "model.path=unused"])
+    with pytest.raises(ConfigError, match=r"rollout.actors=5 x rollout.tensor_parallel_size=1 GPUs do not fit on 4"):
+        factory.check(cfg)
+    factory.check(compose(["rollout.mode=actor", "rollout.actors=4", "model.path=unused"]))  # these share GPU 0..3
 
 
 def test_a_childs_gpus_are_named_through_the_users_visible_devices(monkeypatch):
