@@ -305,6 +305,20 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def readable_safetensors(directory: Path) -> None:
+    """Give the directory's safetensors files the mode any new file gets here (0644 under the usual umask):
+    safetensors writes them 0600, so a run's checkpoints and exported model could not be read by the other
+    users of a shared file system, while every other file beside them could."""
+    mask = 0o022
+    try:  # the umask, read without changing it (os.umask sets it, for every thread)
+        status = Path("/proc/self/status").read_text()
+        mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration, ValueError):
+        pass
+    for path in directory.glob("*.safetensors"):
+        os.chmod(path, 0o666 & ~mask)
+
+
 def save_pretrained_atomically(
     model: torch.nn.Module, tokenizer: Any, out: Path, state_dict: dict[str, torch.Tensor] | None = None
 ) -> None:
@@ -316,6 +330,7 @@ def save_pretrained_atomically(
     try:
         model.save_pretrained(tmp, state_dict=state_dict)
         tokenizer.save_pretrained(tmp)
+        readable_safetensors(tmp)
         if out.exists():
             shutil.rmtree(out)
         os.rename(tmp, out)

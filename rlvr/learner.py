@@ -26,6 +26,7 @@ from rlvr.checkpoint import (
     load_model_tensors,
     load_optimizer,
     model_tensors,
+    readable_safetensors,
     save_optimizer,
     save_pretrained_atomically,
 )
@@ -325,6 +326,7 @@ class Learner:
         tensors = self._full_tensors()
         if tensors is not None:
             save_file(tensors, directory / "model.safetensors")
+            readable_safetensors(directory)
         save_optimizer(self.model, self.optimizer, directory / "optimizer")
 
     def load(self, directory: Path) -> None:

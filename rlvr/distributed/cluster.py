@@ -17,6 +17,7 @@ each process needs (`RayCluster.options`)."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 from dataclasses import dataclass
@@ -127,11 +128,17 @@ class RayCluster:
         if address is not None:
             check_reachable(address)
         self.started_here = address is None and not ray.is_initialized()
+        self.plan = plan(cfg)
+        # a private instance declares at least the CPUs the run asks for: Ray's CPUs are logical (scheduling
+        # tokens), and this machine is the one cluster=local would share the same way (ranks are still held to
+        # its cores: `check_learner_resources`)
+        cpus = None
+        if self.started_here:
+            cpus = max(os.cpu_count() or 1, math.ceil(self.plan.needs().get("CPU", 0.0) + cfg.reward_workers))
         try:
-            start_ray(address)
+            start_ray(address, num_cpus=cpus)
         except ConnectionError as exc:
             raise ConfigError(f"cluster.address={address}: {str(exc).splitlines()[0]}") from None
-        self.plan = plan(cfg)
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         if len(nodes) < cfg.cluster.nodes:
             self.close()
@@ -150,8 +157,9 @@ class RayCluster:
             self.close()
             text = ", ".join(f"{n:g} {r} (the cluster has {h:g})" for r, (n, h) in sorted(short.items()))
             raise ConfigError(
-                f"the run needs {text}, reward_workers={cfg.reward_workers} CPUs included: fewer ranks, actors or "
-                "reward workers, or a bigger cluster (CPUs are logical to Ray: `ray start --num-cpus=N` declares N)"
+                f"the run needs {text}, counting a CPU for each of reward_workers={cfg.reward_workers}: fewer "
+                "ranks, actors or reward workers, or a bigger cluster (CPUs are logical to Ray: `ray start "
+                "--num-cpus=N` declares N)"
             )
         self.group = None
         if self.plan.bundles:

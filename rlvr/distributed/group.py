@@ -52,11 +52,11 @@ def rank_gpus(world_size: int) -> list[tuple[int, ...]]:
 
 def check_learner_resources(cfg: TrainConfig) -> None:
     """`learner.world_size` ranks fit this machine: one GPU each, or one CPU core each (a one-line error before
-    anything starts, instead of ranks that wait for each other's cores or a device that does not exist). Under
-    cluster=ray the ranks are on the cluster's nodes, not necessarily this one."""
+    anything starts, instead of ranks that wait for each other's cores or a device that does not exist). A joined
+    Ray cluster (cluster.address) has the ranks on its nodes, not necessarily this one."""
     n = cfg.learner.world_size
-    if n == 1 or cfg.cluster.kind == "ray":  # Ray places the ranks: `RayCluster` checks the cluster's resources
-        return
+    if n == 1 or (cfg.cluster.kind == "ray" and cfg.cluster.address is not None):
+        return  # the ranks are on a Ray cluster's nodes: `RayCluster` checks its resources
     if resolve_device(cfg.model.device).type == "cuda":
         devices = torch.cuda.device_count()
         if n > devices:

@@ -321,7 +321,7 @@ class ProcessHandle:
         self.kill()
 
 
-def start_ray(address: str | None = None) -> None:
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Connect to Ray (the cluster at `address`; None: start a private local one), on the calling thread.
 
     A local cluster's GCS and raylet are started with PR_SET_PDEATHSIG, and Linux delivers that signal when the
@@ -334,6 +334,7 @@ def start_ray(address: str | None = None) -> None:
         ray.init(
             address=address or "local",  # not None: that joins whatever cluster `ray start` last ran here
             include_dashboard=False if address is None else None,
+            num_cpus=num_cpus if address is None else None,  # a private instance's logical CPUs
             ignore_reinit_error=True,
             log_to_driver=False,
             logging_level="ERROR",  # not its start-up notices (token authentication, dashboard)

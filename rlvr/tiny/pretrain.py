@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
+from rlvr.checkpoint import readable_safetensors
 from rlvr.tiny import code_tasks
 from rlvr.tiny.problems import (
     Chain,
@@ -186,6 +187,7 @@ def pretrain(spec: TinyBaseSpec, out_dir: Path, log=print) -> Path:
     model.eval()
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+    readable_safetensors(out_dir)
     (out_dir / "tiny_spec.json").write_text(json.dumps(asdict(spec), indent=2))
     # the exact pretraining text, each document followed by the end-of-document line, for anyone to audit
     # (scripts/check_contamination.py)

@@ -138,6 +138,10 @@ CONFIG_ERRORS = [
         "model.lora.rank=4 model.lora.target_modules=[q_proj,lm_head] learner.world_size=2 rollout.mode=actor",
         "LoRA on lm_head, whose weight is tied",
     ),
+    (  # a Ray instance the run starts for itself is this machine: its cores bound the ranks as under cluster=local
+        f"cluster=ray learner.world_size={len(os.sched_getaffinity(0)) + 1} rollout.mode=actor",
+        "needs a CPU core per rank",
+    ),
     ("cluster=banana", "Could not find 'cluster/banana'"),
     ("cluster.nodes=2", "place processes with Ray: add cluster=ray"),
     ("cluster=ray rollout.mode=actor rollout.actor_backend=process", "cluster=ray runs rollout actors on Ray"),

@@ -22,6 +22,7 @@ from tests.integration.test_exit_paths import steps_logged
 
 pytestmark = pytest.mark.slow
 RAY = str(Path(sys.executable).with_name("ray"))
+REWARD_CPU = "counting a CPU for each of reward_workers=1"
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,16 @@ def test_two_ranks_on_ray_train_as_one_local_process_does(cluster, tiny_model_di
     assert_released(cluster)
 
 
+def test_a_private_ray_instance_declares_the_cpus_the_run_asks_for(tiny_model_dir, tmp_path):
+    """Without cluster.address the run starts Ray for itself: two ranks, an actor and a reward worker ask for 4
+    logical CPUs on this 2-core machine, which cluster=local runs the same way; it was refused ("the run
+    needs 4 CPU (the cluster has 2)") with advice about `ray start` that a private instance cannot take."""
+    local = [o for o in overrides(tiny_model_dir, tmp_path, 2) if o != "rollout.actor_backend=process"]
+    proc = run_cli("train", *local, "cluster=ray", "cluster.timeout_s=60", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(steps(tmp_path)) == [1, 2, 3]
+
+
 def wait_for_logged_step(proc: subprocess.Popen, run_dir: Path, step: int, timeout_s: float = 240) -> None:
     deadline = time.monotonic() + timeout_s
     while max(steps_logged(run_dir), default=0) < step:
@@ -169,9 +180,12 @@ def test_ranks_and_actors_survive_a_killed_actor_and_resume_after_a_killed_rank(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (("rollout.actors=4",), "the run needs 7 CPU (the cluster has 6), reward_workers=1 CPUs included"),
+        (("rollout.actors=4",), f"the run needs 7 CPU (the cluster has 6), {REWARD_CPU}"),
         # more ranks than this machine's 2 cores: the cluster's (logical) CPUs decide, not the driver's
-        (("learner.world_size=7",), "the run needs 9 CPU (the cluster has 6), reward_workers=1 CPUs included"),
+        (
+            ("learner.world_size=7",),
+            "the run needs 9 CPU (the cluster has 6), counting a CPU for each of reward_workers=1",
+        ),
         (("cluster.nodes=2",), "cluster.nodes=2, but the Ray cluster has 1 node(s)"),
         (("cluster.address=127.0.0.1:1",), "cluster.address=127.0.0.1:1: no Ray cluster answers at 127.0.0.1:1"),
         (  # found by the ranks as they load the model: out of Ray's error chain, the one line it is

@@ -44,6 +44,18 @@ def test_resuming_from_another_runs_checkpoint_writes_only_the_new_run(tiny_mode
     assert [r["step"] for r in records(new) if "reward/mean" in r] == [4, 5]
 
 
+def test_a_runs_weights_are_as_readable_as_its_other_files(source_run):
+    """safetensors writes 0600; a run on a shared file system must be readable like its config beside it."""
+    expected = (source_run / "config.yaml").stat().st_mode & 0o777
+    weights = [
+        source_run / "checkpoints" / "step_000003" / "model.safetensors",
+        source_run / "model" / "model.safetensors",
+    ]
+    assert expected & 0o044 and all(p.stat().st_mode & 0o777 == expected for p in weights), [
+        oct(p.stat().st_mode) for p in weights
+    ]
+
+
 def test_resume_from_a_checkpoint_inside_run_dir_is_refused(tiny_model_dir, source_run):
     inside = source_run / "checkpoints" / "step_000003"
     with pytest.raises(ConfigError, match="resume=auto"):
