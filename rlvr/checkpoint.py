@@ -24,6 +24,7 @@ A checkpoint directory can also be read from outside its run (`resume=<path>`, `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -310,11 +311,9 @@ def readable_safetensors(directory: Path) -> None:
     safetensors writes them 0600, so a run's checkpoints and exported model could not be read by the other
     users of a shared file system, while every other file beside them could."""
     mask = 0o022
-    try:  # the umask, read without changing it (os.umask sets it, for every thread)
-        status = Path("/proc/self/status").read_text()
+    with contextlib.suppress(OSError, StopIteration, ValueError):  # the umask, read without setting it (os.umask
+        status = Path("/proc/self/status").read_text()  # would, for every thread); else the usual one
         mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
-    except (OSError, StopIteration, ValueError):
-        pass
     for path in directory.glob("*.safetensors"):
         os.chmod(path, 0o666 & ~mask)
 

@@ -129,12 +129,12 @@ class RayCluster:
             check_reachable(address)
         self.started_here = address is None and not ray.is_initialized()
         self.plan = plan(cfg)
+        needs = self.plan.needs()
+        needs["CPU"] = needs.get("CPU", 0.0) + cfg.reward_workers  # the reward workers: one-CPU Ray actors
         # a private instance declares at least the CPUs the run asks for: Ray's CPUs are logical (scheduling
         # tokens), and this machine is the one cluster=local would share the same way (ranks are still held to
         # its cores: `check_learner_resources`)
-        cpus = None
-        if self.started_here:
-            cpus = max(os.cpu_count() or 1, math.ceil(self.plan.needs().get("CPU", 0.0) + cfg.reward_workers))
+        cpus = max(os.cpu_count() or 1, math.ceil(needs["CPU"])) if self.started_here else None
         try:
             start_ray(address, num_cpus=cpus)
         except ConnectionError as exc:
@@ -150,8 +150,6 @@ class RayCluster:
                 f"the Ray cluster has {have['GPU']:g} GPUs but cluster.gpus_per_node=0 (a CPU cluster): set "
                 "cluster.gpus_per_node to the GPUs per node the run may use, or model.device=cpu"
             )
-        needs = self.plan.needs()
-        needs["CPU"] = needs.get("CPU", 0.0) + cfg.reward_workers  # the reward workers: one-CPU Ray actors
         short = {r: (n, have.get(r, 0.0)) for r, n in needs.items() if n > have.get(r, 0.0) + 1e-9}
         if short:
             self.close()

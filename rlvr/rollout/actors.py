@@ -431,7 +431,7 @@ def _config_error(exc: BaseException) -> ConfigError | None:
     seen = 0
     while exc is not None and seen < 8:
         if isinstance(exc, ConfigError):
-            return ConfigError(str(exc))
+            return exc
         # Ray's ActorDiedError holds the creation task's RayTaskError in its args; that one's `cause` is ours
         inner = [a for a in getattr(exc, "args", ()) if isinstance(a, BaseException)]
         exc, seen = getattr(exc, "cause", None) or exc.__cause__ or (inner[0] if inner else None), seen + 1
